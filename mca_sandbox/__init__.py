@@ -1,0 +1,1 @@
+"""mca_sandbox."""

@@ -1,0 +1,116 @@
+"""Shared fixtures: the real Polymarket fixtures folder and a sandbox venue on a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mca_sandbox.faults import FaultRule, FaultState
+from mca_sandbox.server import Urls, create_app, serve
+from mca_sandbox.world import World, WorldConfig, build_world
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures" / "polymarket"
+
+#: A fixed window so that tests do not depend on today's date.
+TEST_START = date(2026, 7, 1)
+TEST_END = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.fail(f"Polymarket fixtures not found at {FIXTURES} (expected ../shared beside the repo)")
+    return FIXTURES
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox served from a background thread's event loop on 127.0.0.1:<free port>."""
+
+    world: World
+    faults: FaultState
+    urls: dict[str, str]
+    port: int
+    app: Any
+    _stop: Callable[[], None] = field(repr=False, default=lambda: None)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def start_sandbox(
+    markets: int = 300,
+    seed: int = 7,
+    rules: list[FaultRule] | None = None,
+    speed: float = 1.0,
+    **config: Any,
+) -> RunningSandbox:
+    """Build a world and serve it on a real socket; returns once it accepts connections."""
+    world = build_world(WorldConfig(seed=seed, markets=markets, start=TEST_START, end=TEST_END, **config))
+    faults = FaultState(rules or [], seed=seed)
+    app = create_app(world, faults, speed=speed)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def on_ready(urls: Urls) -> None:
+        box["urls"] = urls
+        ready.set()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        box["task"] = loop.create_task(serve(app, "127.0.0.1", 0, on_ready))
+        try:
+            loop.run_until_complete(box["task"])
+        except asyncio.CancelledError:
+            pass
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="sandbox", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("sandbox did not start within 30 s")
+
+    def stop() -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(box["task"].cancel)
+        thread.join(10)
+
+    urls: Urls = box["urls"]
+    return RunningSandbox(world, faults, urls.as_dict(), urls.port, app, stop)
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
+    """Start sandboxes with any config; all are stopped at the end of the test."""
+    started: list[RunningSandbox] = []
+
+    def factory(**kwargs: Any) -> RunningSandbox:
+        box = start_sandbox(**kwargs)
+        started.append(box)
+        return box
+
+    yield factory
+    for box in started:
+        box.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    """A fault-free 300-market sandbox shared by a test module."""
+    box = start_sandbox()
+    yield box
+    box.stop()

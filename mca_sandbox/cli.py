@@ -39,8 +39,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--markets", type=int, default=2000)
     p.add_argument("--start", type=_date, default=today - timedelta(days=120))
     p.add_argument("--end", type=_date, default=today, help="last day of the simulated window (inclusive)")
-    p.add_argument("--as-of", type=_instant, default=None, help="instant the venue is observed at (default: end of --end)")
-    p.add_argument("--faults", default="", help="fault plan: JSON, @file.json or 'gamma.*:429=0.05,500=0.1;ws.market:disconnect_after=2000'")
+    p.add_argument(
+        "--as-of",
+        type=_instant,
+        default=None,
+        help="instant the venue is observed at (default: end of --end)",
+    )
+    p.add_argument(
+        "--faults",
+        default="",
+        help="fault plan: JSON, @file.json or 'gamma.*:429=0.05,500=0.1;ws.market:disconnect_after=2000'",
+    )
     p.add_argument("--fault-seed", type=int, default=0)
     p.add_argument("--speed", type=float, default=1.0, help="WebSocket event rate multiplier")
     p.add_argument(

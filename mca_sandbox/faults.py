@@ -39,7 +39,6 @@ PUBLISHED_LIMITS_PER_10S: dict[str, int] = {
 }
 
 
-
 @dataclass
 class FaultRule:
     """Faults injected on the routes matching ``route`` (a glob on route names)."""
@@ -73,7 +72,14 @@ class FaultRule:
             bad = [code for code in data["status"] if code < 400 or code > 599]
             if bad:
                 raise ValueError(f"status faults must be 4xx/5xx codes, got {bad}")
-        for name in ("hang_rate", "truncate_rate", "malformed_rate", "empty_rate", "duplicate_rate", "reorder_rate"):
+        for name in (
+            "hang_rate",
+            "truncate_rate",
+            "malformed_rate",
+            "empty_rate",
+            "duplicate_rate",
+            "reorder_rate",
+        ):
             if name in data and not 0.0 <= float(data[name]) <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {data[name]}")
         return cls(**data)

@@ -1,0 +1,21 @@
+"""The code location: every asset, check, job, schedule, sensor and resource of the platform.
+
+The graph grows stage by stage (one folder per stage under ``mca_assets/``); this module only assembles it.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from mca_resources.settings import get_settings
+
+
+def build_definitions() -> dg.Definitions:
+    settings = get_settings()
+    return dg.Definitions(
+        resources={"warehouse": DuckDBResource(database=str(settings.warehouse_path))},
+    )
+
+
+defs = build_definitions()

@@ -74,21 +74,50 @@ def build_frames(n_frames: int, seed: int = 7) -> list[str]:
             frame = {
                 "market": market,
                 "price_changes": [
-                    {"asset_id": yes, "price": _fmt(p), "size": size, "side": side, "hash": _hex(rng, 20),
-                     "best_bid": _fmt(p - 0.01), "best_ask": _fmt(p + 0.01)},
-                    {"asset_id": no, "price": _fmt(1 - p), "size": size, "side": other, "hash": _hex(rng, 20),
-                     "best_bid": _fmt(1 - p - 0.01), "best_ask": _fmt(1 - p + 0.01)},
+                    {
+                        "asset_id": yes,
+                        "price": _fmt(p),
+                        "size": size,
+                        "side": side,
+                        "hash": _hex(rng, 20),
+                        "best_bid": _fmt(p - 0.01),
+                        "best_ask": _fmt(p + 0.01),
+                    },
+                    {
+                        "asset_id": no,
+                        "price": _fmt(1 - p),
+                        "size": size,
+                        "side": other,
+                        "hash": _hex(rng, 20),
+                        "best_bid": _fmt(1 - p - 0.01),
+                        "best_ask": _fmt(1 - p + 0.01),
+                    },
                 ],
                 "timestamp": str(ts),
                 "event_type": "price_change",
             }
         elif kind == "last_trade_price":
-            frame = {"asset_id": yes, "event_type": "last_trade_price", "fee_rate_bps": "0", "market": market,
-                     "price": _fmt(p), "side": rng.choice(("BUY", "SELL")), "size": f"{rng.uniform(1, 500):.2f}",
-                     "timestamp": str(ts), "transaction_hash": "0x" + _hex(rng, 32)}
+            frame = {
+                "asset_id": yes,
+                "event_type": "last_trade_price",
+                "fee_rate_bps": "0",
+                "market": market,
+                "price": _fmt(p),
+                "side": rng.choice(("BUY", "SELL")),
+                "size": f"{rng.uniform(1, 500):.2f}",
+                "timestamp": str(ts),
+                "transaction_hash": "0x" + _hex(rng, 32),
+            }
         else:
-            frame = {"event_type": "best_bid_ask", "market": market, "asset_id": yes, "best_bid": _fmt(p - 0.01),
-                     "best_ask": _fmt(p + 0.01), "spread": "0.02", "timestamp": str(ts)}
+            frame = {
+                "event_type": "best_bid_ask",
+                "market": market,
+                "asset_id": yes,
+                "best_bid": _fmt(p - 0.01),
+                "best_ask": _fmt(p + 0.01),
+                "spread": "0.02",
+                "timestamp": str(ts),
+            }
         frames.append(json.dumps(frame, separators=(",", ":")))
     return frames
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from mca_resources.dagster_resources import PolymarketResource, TollamaResource
 from mca_resources.settings import get_settings
 
 
 def build_definitions() -> dg.Definitions:
     settings = get_settings()
     return dg.Definitions(
-        resources={"warehouse": DuckDBResource(database=str(settings.warehouse_path))},
+        resources={
+            "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+            "polymarket": PolymarketResource.from_settings(settings),
+            "tollama": TollamaResource(url=settings.tollama_url),
+        },
     )
 
 

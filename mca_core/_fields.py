@@ -36,7 +36,7 @@ __all__ = [
     "token_id_list",
 ]
 
-_TOKEN_ID_RE = re.compile(r"\d{1,78}")
+_TOKEN_ID_RE = re.compile(r"[0-9]{1,78}")
 _EXCERPT_CHARS = 300
 
 

@@ -78,9 +78,7 @@ class EventResult(NamedTuple):
 
 
 def _reject(source: str, reason: str, raw: object, *id_keys: str) -> Rejection:
-    return Rejection(
-        source=source, reason=reason, record_id=record_id_of(raw, *id_keys), raw_excerpt=excerpt(raw)
-    )
+    return Rejection(source=source, reason=reason, record_id=record_id_of(raw, *id_keys), raw_excerpt=excerpt(raw))
 
 
 def _not_object(source: str, raw: object) -> Rejection:
@@ -430,4 +428,3 @@ def normalize_price_history(raw: Mapping[str, Any] | list[Any]) -> list[PricePoi
     Use ``normalize_price_history_batch`` to see (and count) what was dropped and why.
     """
     return normalize_price_history_batch(raw).records
-

@@ -286,9 +286,7 @@ class WsPriceChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_
     best_ask: float | None = None
 
 
-class WsLastTradePrice(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag="last_trade_price"
-):
+class WsLastTradePrice(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag="last_trade_price"):
     """A trade print: price, size and the aggressor side as sent by the exchange."""
 
     event_type: ClassVar[str] = "last_trade_price"
@@ -318,9 +316,7 @@ class WsBestBidAsk(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_t
     spread: float | None = None
 
 
-class WsTickSizeChange(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag="tick_size_change"
-):
+class WsTickSizeChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag="tick_size_change"):
     """Tick size change for one token."""
 
     event_type: ClassVar[str] = "tick_size_change"
@@ -333,9 +329,7 @@ class WsTickSizeChange(
     new_tick_size: float
 
 
-class WsMarketResolved(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag="market_resolved"
-):
+class WsMarketResolved(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag="market_resolved"):
     """Resolution notice: ``market_id`` is the Gamma id, ``market`` the condition id."""
 
     event_type: ClassVar[str] = "market_resolved"

@@ -41,9 +41,9 @@ _ISO_RE = re.compile(
         (?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?
     )?
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
-_EPOCH_RE = re.compile(r"\d+(?:\.\d+)?")
+_EPOCH_RE = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 _MAX_EXCERPT = 80
 
 

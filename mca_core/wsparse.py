@@ -24,18 +24,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Annotated, Any, Union
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 
 from mca_core._fields import Invalid, excerpt
+from mca_core._wswire import (
+    DECODER,
+    UNTYPED,
+    WIRE_BY_TAG,
+    Loose,
+    WireBestBidAsk,
+    WireBook,
+    WireLastTrade,
+    WireNewMarket,
+    WirePriceChange,
+    WireResolved,
+    WireTickSize,
+)
 from mca_core.records import (
-    BookLevel,
-    Price,
     Rejection,
-    Side,
-    Size,
     WsBestBidAsk,
     WsBook,
     WsEvent,
@@ -53,9 +61,6 @@ SOURCE = "ws.market"
 #: Plain-text frames that are protocol chatter, not data.
 CONTROL_MESSAGES = frozenset({"PONG", "PING", "NO NEW ASSETS"})
 
-_Id = Annotated[str, Meta(min_length=1)]
-_Ms = Annotated[int, Meta(ge=0)]
-_Loose = str | float | None  # numeric field that may also arrive as "" upstream
 _PRICE = attrgetter("price")
 
 
@@ -67,118 +72,10 @@ class WsParseResult(msgspec.Struct, frozen=True):
     control: str | None = None
 
 
-# ------------------------------------------------------------------------------ wire structs
-
-
-class _Book(msgspec.Struct, kw_only=True, tag_field="event_type", tag="book"):
-    market: _Id
-    asset_id: _Id
-    timestamp: _Ms
-    hash: str | None = None
-    bids: list[BookLevel] = []
-    asks: list[BookLevel] = []
-    tick_size: _Loose = None
-    last_trade_price: _Loose = None
-
-
-class _Change(msgspec.Struct, kw_only=True):
-    asset_id: _Id
-    price: Price
-    size: Size
-    side: Side
-    hash: str | None = None
-    best_bid: _Loose = None
-    best_ask: _Loose = None
-
-
-class _PriceChange(msgspec.Struct, kw_only=True, tag_field="event_type", tag="price_change"):
-    market: _Id
-    timestamp: _Ms
-    price_changes: list[_Change] | None = None
-    # old (pre Sept-2025) single-change schema
-    asset_id: str | None = None
-    price: Price | None = None
-    size: Size | None = None
-    side: Side | None = None
-    hash: str | None = None
-
-
-class _LastTrade(msgspec.Struct, kw_only=True, tag_field="event_type", tag="last_trade_price"):
-    market: _Id
-    asset_id: _Id
-    timestamp: _Ms
-    price: Price
-    size: Size
-    side: Side | None = None
-    fee_rate_bps: _Loose = None
-    transaction_hash: str | None = None
-
-
-class _BestBidAsk(msgspec.Struct, kw_only=True, tag_field="event_type", tag="best_bid_ask"):
-    market: _Id
-    asset_id: _Id
-    timestamp: _Ms
-    best_bid: _Loose = None
-    best_ask: _Loose = None
-    spread: _Loose = None
-
-
-class _TickSize(msgspec.Struct, kw_only=True, tag_field="event_type", tag="tick_size_change"):
-    market: _Id
-    asset_id: _Id
-    timestamp: _Ms
-    new_tick_size: Price
-    old_tick_size: _Loose = None
-
-
-class _Resolved(msgspec.Struct, kw_only=True, tag_field="event_type", tag="market_resolved"):
-    market: _Id
-    timestamp: _Ms
-    winning_asset_id: _Id
-    id: str | int | None = None
-    assets_ids: list[str] = []
-    winning_outcome: str | None = None
-    tags: list[str] = []
-
-
-class _EventMessage(msgspec.Struct):
-    id: str | int | None = None
-
-
-class _NewMarket(msgspec.Struct, kw_only=True, tag_field="event_type", tag="new_market"):
-    market: _Id
-    timestamp: _Ms
-    id: str | int | None = None
-    question: str | None = None
-    slug: str | None = None
-    condition_id: str | None = None
-    event_message: _EventMessage | None = None
-    assets_ids: list[str] = []
-    outcomes: list[str] = []
-    clob_token_ids: list[str] = []
-    tags: list[str] = []
-    active: bool | None = None
-    order_price_min_tick_size: _Loose = None
-
-
-_Wire = Union[_Book, _PriceChange, _LastTrade, _BestBidAsk, _TickSize, _Resolved, _NewMarket]  # noqa: UP007
-_DECODER = msgspec.json.Decoder(Union[list[_Wire], _Wire], strict=False)  # noqa: UP007
-_UNTYPED = msgspec.json.Decoder()
-_WIRE_BY_TAG: dict[str, type[Any]] = {
-    "book": _Book,
-    "price_change": _PriceChange,
-    "last_trade_price": _LastTrade,
-    "best_bid_ask": _BestBidAsk,
-    "tick_size_change": _TickSize,
-    "market_resolved": _Resolved,
-    "new_market": _NewMarket,
-}
-
-
 # ---------------------------------------------------------------------------------- expansion
 
 
-def _price(value: _Loose, what: str) -> float | None:
+def _price(value: Loose, what: str) -> float | None:
     if value is None or value == "":
         return None
     number = float(value)
@@ -187,7 +84,7 @@ def _price(value: _Loose, what: str) -> float | None:
     return number
 
 
-def _number(value: _Loose, what: str) -> float | None:
+def _number(value: Loose, what: str) -> float | None:
     if value is None or value == "":
         return None
     number = float(value)
@@ -200,7 +97,7 @@ def _opt_id(value: str | int | None) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def _x_book(w: _Book, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_book(w: WireBook, recv_ts: datetime, out: list[WsEvent]) -> None:
     bids = w.bids
     asks = w.asks
     bids.sort(key=_PRICE, reverse=True)
@@ -221,7 +118,7 @@ def _x_book(w: _Book, recv_ts: datetime, out: list[WsEvent]) -> None:
     )
 
 
-def _x_price_change(w: _PriceChange, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_price_change(w: WirePriceChange, recv_ts: datetime, out: list[WsEvent]) -> None:
     ms = w.timestamp
     ts = EPOCH + timedelta(milliseconds=ms)
     market = w.market
@@ -260,7 +157,7 @@ def _x_price_change(w: _PriceChange, recv_ts: datetime, out: list[WsEvent]) -> N
     )
 
 
-def _x_last_trade(w: _LastTrade, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_last_trade(w: WireLastTrade, recv_ts: datetime, out: list[WsEvent]) -> None:
     out.append(
         WsLastTradePrice(
             recv_ts=recv_ts,
@@ -277,7 +174,7 @@ def _x_last_trade(w: _LastTrade, recv_ts: datetime, out: list[WsEvent]) -> None:
     )
 
 
-def _x_best_bid_ask(w: _BestBidAsk, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_best_bid_ask(w: WireBestBidAsk, recv_ts: datetime, out: list[WsEvent]) -> None:
     out.append(
         WsBestBidAsk(
             recv_ts=recv_ts,
@@ -292,7 +189,7 @@ def _x_best_bid_ask(w: _BestBidAsk, recv_ts: datetime, out: list[WsEvent]) -> No
     )
 
 
-def _x_tick_size(w: _TickSize, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_tick_size(w: WireTickSize, recv_ts: datetime, out: list[WsEvent]) -> None:
     out.append(
         WsTickSizeChange(
             recv_ts=recv_ts,
@@ -306,7 +203,7 @@ def _x_tick_size(w: _TickSize, recv_ts: datetime, out: list[WsEvent]) -> None:
     )
 
 
-def _x_resolved(w: _Resolved, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_resolved(w: WireResolved, recv_ts: datetime, out: list[WsEvent]) -> None:
     out.append(
         WsMarketResolved(
             recv_ts=recv_ts,
@@ -322,7 +219,7 @@ def _x_resolved(w: _Resolved, recv_ts: datetime, out: list[WsEvent]) -> None:
     )
 
 
-def _x_new_market(w: _NewMarket, recv_ts: datetime, out: list[WsEvent]) -> None:
+def _x_new_market(w: WireNewMarket, recv_ts: datetime, out: list[WsEvent]) -> None:
     out.append(
         WsNewMarket(
             recv_ts=recv_ts,
@@ -345,13 +242,13 @@ def _x_new_market(w: _NewMarket, recv_ts: datetime, out: list[WsEvent]) -> None:
 
 
 _EXPANDERS: dict[type[Any], Callable[[Any, datetime, list[WsEvent]], None]] = {
-    _Book: _x_book,
-    _PriceChange: _x_price_change,
-    _LastTrade: _x_last_trade,
-    _BestBidAsk: _x_best_bid_ask,
-    _TickSize: _x_tick_size,
-    _Resolved: _x_resolved,
-    _NewMarket: _x_new_market,
+    WireBook: _x_book,
+    WirePriceChange: _x_price_change,
+    WireLastTrade: _x_last_trade,
+    WireBestBidAsk: _x_best_bid_ask,
+    WireTickSize: _x_tick_size,
+    WireResolved: _x_resolved,
+    WireNewMarket: _x_new_market,
 }
 
 
@@ -381,7 +278,7 @@ def _parse_text(frame: str | bytes) -> WsParseResult:
 def _parse_slow(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
     """Event-by-event parse of a frame the fast path refused, isolating the bad events."""
     try:
-        decoded = _UNTYPED.decode(frame)
+        decoded = UNTYPED.decode(frame)
     except msgspec.DecodeError as exc:
         return WsParseResult([], [_reject(f"malformed JSON: {exc}", frame)])
     items = decoded if isinstance(decoded, list) else [decoded]
@@ -392,7 +289,7 @@ def _parse_slow(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
             rejections.append(_reject(f"expected an event object, got {type(item).__name__}", item))
             continue
         event_type = item.get("event_type")
-        wire_type = _WIRE_BY_TAG.get(event_type) if isinstance(event_type, str) else None
+        wire_type = WIRE_BY_TAG.get(event_type) if isinstance(event_type, str) else None
         if wire_type is None:
             what = "missing event_type" if event_type is None else f"unknown event_type {event_type!r}"
             rejections.append(_reject(what, item))
@@ -419,7 +316,7 @@ def parse_ws_frame(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
     every event unchanged.
     """
     try:
-        decoded = _DECODER.decode(frame)
+        decoded = DECODER.decode(frame)
     except msgspec.ValidationError:
         return _parse_slow(frame, recv_ts)
     except msgspec.DecodeError:
@@ -468,10 +365,7 @@ def dedupe_key(event: WsEvent) -> str:
     if isinstance(event, WsBestBidAsk):
         return f"best_bid_ask|{event.asset_id}|{event.ts_ms}|{_num(event.best_bid)}|{_num(event.best_ask)}"
     if isinstance(event, WsTickSizeChange):
-        return (
-            f"tick_size_change|{event.asset_id}|{event.ts_ms}|{_num(event.old_tick_size)}|"
-            f"{event.new_tick_size!r}"
-        )
+        return f"tick_size_change|{event.asset_id}|{event.ts_ms}|{_num(event.old_tick_size)}|{event.new_tick_size!r}"
     if isinstance(event, WsMarketResolved):
         return f"market_resolved|{event.market}|{event.winning_asset_id}"
     return f"new_market|{event.market}|{event.market_id or ''}"

@@ -12,6 +12,7 @@ from importlib import import_module
 #: subcommand -> (module, function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("mca_sandbox.cli", "main", "run the local Polymarket-compatible venue"),
+    "fetch": ("mca_resources.fetch", "main", "print normalised records from one connector as JSON lines"),
     "demo": ("mca_resources.demo", "main", "start the demo (what `make demo` runs)"),
 }
 

@@ -1,0 +1,70 @@
+"""The connectors as Dagster resources, configured from ``MCA_*`` settings (editable in the launchpad).
+
+This is the only module of ``mca_resources`` that imports dagster: the clients stay usable by the service.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mca_resources import factory
+from mca_resources.clob import ClobClient
+from mca_resources.gamma import GammaClient
+from mca_resources.http import RawSink
+from mca_resources.settings import Settings
+from mca_resources.subgraph import SubgraphClient
+from mca_resources.tollama import TollamaClient
+
+
+class PolymarketResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """Gamma, CLOB REST, subgraph and market-WebSocket endpoints with the HTTP behaviour settings."""
+
+    gamma_url: str
+    clob_url: str
+    ws_url: str
+    subgraph_url: str
+    timeout_s: float = 10.0
+    max_retries: int = 6
+    max_concurrency: int = 8
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PolymarketResource:
+        return cls(
+            gamma_url=settings.gamma_url,
+            clob_url=settings.clob_url,
+            ws_url=settings.ws_url,
+            subgraph_url=settings.subgraph_url,
+            timeout_s=settings.http_timeout_s,
+            max_retries=settings.http_max_retries,
+            max_concurrency=settings.http_max_concurrency,
+        )
+
+    def settings(self) -> Settings:
+        return Settings(
+            gamma_url=self.gamma_url,
+            clob_url=self.clob_url,
+            ws_url=self.ws_url,
+            subgraph_url=self.subgraph_url,
+            http_timeout_s=self.timeout_s,
+            http_max_retries=self.max_retries,
+            http_max_concurrency=self.max_concurrency,
+        )
+
+    def gamma(self, raw_sink: RawSink | None = None) -> GammaClient:
+        return factory.gamma_client(self.settings(), raw_sink)
+
+    def clob(self, raw_sink: RawSink | None = None) -> ClobClient:
+        return factory.clob_client(self.settings(), raw_sink)
+
+    def subgraph(self, raw_sink: RawSink | None = None) -> SubgraphClient:
+        return factory.subgraph_client(self.settings(), raw_sink)
+
+
+class TollamaResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """The tollama runtime used by batch forecasting."""
+
+    url: str
+    timeout_s: float = 2.0
+
+    def client(self) -> TollamaClient:
+        return factory.tollama_client(Settings(tollama_url=self.url), timeout_s=self.timeout_s)

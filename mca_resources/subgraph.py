@@ -1,0 +1,165 @@
+"""Subgraph client: open interest, volume and trade counts per market, over GraphQL POST.
+
+Queries live as template files in ``mca_resources/queries/``. Whole-entity crawls use keyset pagination on
+``id_gt`` (graph-node caps ``first`` at 1000 and deep ``skip`` is slow or refused). Lookups by id go in chunks;
+a chunk that fails is reported with its ids and the reason, while the other chunks' rows are kept, so a caller
+sees exactly what is missing instead of a silently short result. GraphQL ``errors`` raise `GraphQLError`.
+
+Note (reference/polymarket.md §0): Polymarket's legacy Goldsky subgraphs stopped indexing completely after the
+2026-04-28 exchange migration, so these figures are historical for real data; the sandbox serves them for any date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from mca_resources.errors import GraphQLError, InvalidResponse, UpstreamError
+from mca_resources.http import HttpUpstream
+
+OI_SUBGRAPH = "oi-subgraph/0.0.6"
+ORDERBOOK_SUBGRAPH = "orderbook-subgraph/0.0.1"
+PAGE_SIZE = 1000
+IDS_PER_CHUNK = 100
+USDC_DECIMALS = 1_000_000
+
+
+@cache
+def query(name: str) -> str:
+    """The GraphQL text of ``queries/<name>.graphql``."""
+    return resources.files("mca_resources").joinpath("queries", f"{name}.graphql").read_text()
+
+
+@dataclass(frozen=True)
+class MarketTokens:
+    """What the subgraphs need to know about a market: its condition id and its two token ids."""
+
+    condition_id: str
+    yes_token_id: str
+    no_token_id: str
+
+
+@dataclass(frozen=True)
+class SubgraphMetrics:
+    """One market's on-chain activity, keyed by condition id; None where the subgraph had no entity."""
+
+    condition_id: str
+    open_interest_usd: float | None
+    volume_usd: float | None
+    trade_count: int | None
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """A chunk of ids whose query failed, and why."""
+
+    subgraph: str
+    ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass
+class SubgraphReport:
+    rows: list[SubgraphMetrics] = field(default_factory=list)
+    failures: list[ChunkFailure] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+class SubgraphClient:
+    """GraphQL over POST to ``<base>/<name>/<version>/gn`` (base = ``MCA_SUBGRAPH_URL``)."""
+
+    def __init__(self, http: HttpUpstream, *, chunk_concurrency: int = 4) -> None:
+        self.http = http
+        self._chunks = asyncio.Semaphore(chunk_concurrency)
+
+    async def execute(self, subgraph: str, name: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
+        """Run one templated query; GraphQL errors raise `GraphQLError`, a body without ``data`` `InvalidResponse`."""
+        body = await self.http.request_json(
+            "POST",
+            f"/{subgraph}/gn",
+            source="subgraph",
+            what=what,
+            json_body={"query": query(name), "variables": variables},
+            limit_keys=("subgraph",),
+        )
+        if not isinstance(body, dict):
+            raise InvalidResponse("GraphQL response is not an object", what=what)
+        if body.get("errors"):
+            messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in body["errors"]]
+            raise GraphQLError(messages, what=what)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise InvalidResponse("GraphQL response without data", what=what)
+        return data
+
+    async def pages(self, subgraph: str, name: str, entity: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every entity of a kind, a page at a time, by keyset on ``id_gt``."""
+        last = ""
+        page_no = 0
+        while True:
+            page_no += 1
+            data = await self.execute(
+                subgraph, name, {"last": last, "first": PAGE_SIZE}, f"{entity} page {page_no} (id_gt={last[:20]})"
+            )
+            rows = data.get(entity)
+            if not isinstance(rows, list):
+                raise InvalidResponse(f"no '{entity}' list in page {page_no}")
+            if not rows:
+                return
+            yield rows
+            if len(rows) < PAGE_SIZE:
+                return
+            last = str(rows[-1]["id"])
+
+    async def _by_ids(
+        self, subgraph: str, name: str, entity: str, ids: Sequence[str], report: SubgraphReport
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+
+        async def chunk(part: list[str]) -> None:
+            async with self._chunks:
+                try:
+                    data = await self.execute(
+                        subgraph, name, {"ids": part, "first": len(part)}, f"{entity} ×{len(part)} from {part[0][:14]}…"
+                    )
+                except UpstreamError as exc:
+                    report.failures.append(ChunkFailure(subgraph, tuple(part), str(exc)))
+                    return
+                for row in data.get(entity) or []:
+                    found[str(row["id"])] = row
+
+        parts = [list(ids[i : i + IDS_PER_CHUNK]) for i in range(0, len(ids), IDS_PER_CHUNK)]
+        await asyncio.gather(*(chunk(p) for p in parts))
+        return found
+
+    async def metrics(self, markets: Sequence[MarketTokens]) -> SubgraphReport:
+        """Open interest, volume and trade count per market; failed chunks listed in the report."""
+        report = SubgraphReport()
+        condition_ids = [m.condition_id for m in markets]
+        token_ids = [t for m in markets for t in (m.yes_token_id, m.no_token_id)]
+        oi, books = await asyncio.gather(
+            self._by_ids(OI_SUBGRAPH, "open_interest_by_ids", "marketOpenInterests", condition_ids, report),
+            self._by_ids(ORDERBOOK_SUBGRAPH, "orderbooks_by_ids", "orderbooks", token_ids, report),
+        )
+        failed = {i for f in report.failures for i in f.ids}
+        for m in markets:
+            if m.condition_id in failed or m.yes_token_id in failed or m.no_token_id in failed:
+                continue
+            oi_row = oi.get(m.condition_id)
+            sides = [books[t] for t in (m.yes_token_id, m.no_token_id) if t in books]
+            report.rows.append(
+                SubgraphMetrics(
+                    condition_id=m.condition_id,
+                    open_interest_usd=int(oi_row["amount"]) / USDC_DECIMALS if oi_row else None,
+                    volume_usd=sum(float(s["scaledCollateralVolume"]) for s in sides) if sides else None,
+                    trade_count=sum(int(s["tradesQuantity"]) for s in sides) if sides else None,
+                )
+            )
+        return report

@@ -1,0 +1,339 @@
+"""What the venue shows of a world, shared by the Gamma, CLOB and ground-truth routes, plus JSON formatting helpers.
+
+``Venue`` derives, once per world and vectorised over every market and event, everything the REST routes render:
+lifecycle flags, the timestamps shown (with the variable fraction digits Gamma prints), reported volumes and their
+trailing windows, outcome prices per label, the best bid/ask of the book at ``as_of`` and lookup indexes (slug,
+condition id, token id; built on first use). Gamma's ``bestBid``/``bestAsk`` and the CLOB ``/book`` best levels come
+from the same numbers, so the two APIs agree as they do upstream.
+
+Decisions (documented for the clients and tests that rely on them):
+
+- A market or event whose creation is after ``as_of`` does not exist yet: it is hidden from every route.
+- ``active`` is true and ``archived`` false on every market (as on most real markets, closed ones included).
+- Markets with less than 100 USD of simulated volume are shown as zero-volume markets: their volume fields are
+  omitted, as upstream omits them (they count as 0 in volume filters and orderings).
+- Liquidity is shown on live markets only (0 / omitted once closed).
+- Lifecycle from ``world.market_label``: LIVE = open and accepting orders; RESOLVED_TRUE/FALSE = closed, UMA
+  "resolved", outcome prices 1/0; VOID_5050 = closed, "resolved", 0.5/0.5; VOID_ZERO_ZERO = closed legacy 0/0 with
+  no UMA status; UNRESOLVED = closed with UMA "proposed" or "disputed" (drawn per market) and the last prices.
+- The book at ``as_of``: best bid/ask straddle the last price with ``world.spread(m)`` between them (in ticks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mca_sandbox.appkeys import STATE, WORLD
+from mca_sandbox.world import (
+    CATEGORIES,
+    DAY,
+    LIVE,
+    RESOLVED_FALSE,
+    RESOLVED_TRUE,
+    UNRESOLVED,
+    VOID_5050,
+    VOID_ZERO_ZERO,
+    World,
+)
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+MICRO = 1_000_000
+DUST_VOLUME = 100.0  # below this simulated volume a market is shown as a zero-volume market
+
+#: Detailed label names (the truth's ``label`` merges both voids into "VOID").
+LABEL_DETAIL = {
+    RESOLVED_TRUE: "RESOLVED_TRUE",
+    RESOLVED_FALSE: "RESOLVED_FALSE",
+    VOID_5050: "VOID_5050",
+    VOID_ZERO_ZERO: "VOID_ZERO_ZERO",
+    UNRESOLVED: "UNRESOLVED",
+    LIVE: "LIVE",
+}
+
+#: Tag per category: (id, label, slug); plus one generic tag on every negRisk (multi-outcome) event.
+CATEGORY_TAGS: tuple[tuple[int, str, str], ...] = (
+    (2, "Politics", "politics"),
+    (21, "Crypto", "crypto"),
+    (1, "Sports", "sports"),
+    (107, "Economics", "economics"),
+    (596, "Culture", "culture"),
+    (74, "Science", "science"),
+)
+assert len(CATEGORY_TAGS) == len(CATEGORIES)
+MULTI_TAG: tuple[int, str, str] = (101, "Multi Outcome", "multi-outcome")
+
+
+# --- formatting ---------------------------------------------------------------------------------------------------
+def fmt_micro(u: int) -> str:
+    """A probability held in millionths as Polymarket's short decimal string: 1000000 -> "1", 10500 -> "0.0105"."""
+    whole, frac = divmod(int(u), MICRO)
+    if not frac:
+        return str(whole)
+    return f"{whole}.{frac:06d}".rstrip("0")
+
+
+def rfc3339_us(us: int) -> str:
+    """RFC3339 UTC with as many fraction digits as needed (0..6), like Gamma: "2025-07-11T18:36:02.893Z"."""
+    s, frac = divmod(int(us), MICRO)
+    base = "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(s)[:6]
+    if frac:
+        return f"{base}.{frac:06d}".rstrip("0") + "Z"
+    return base + "Z"
+
+
+def pg_time(s: int) -> str:
+    """Postgres-style timestamp Gamma uses for ``closedTime``: "2026-03-19 23:20:15+00"."""
+    return "%04d-%02d-%02d %02d:%02d:%02d+00" % time.gmtime(int(s))[:6]
+
+
+def date_only(s: int) -> str:
+    return "%04d-%02d-%02d" % time.gmtime(int(s))[:3]
+
+
+def jstr(text: str) -> str:
+    """A JSON string literal."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def jnum(x: float) -> str:
+    """A JSON number (shortest round-trip repr)."""
+    return repr(float(x))
+
+
+_M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (counter-based hash) for per-item deterministic draws."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(x, dtype=np.uint64) + _GOLD
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        return z ^ (z >> np.uint64(31))
+
+
+def hash_draws(seed: int, kind: int, n: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        base = mix(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(kind))
+        return mix(base + np.arange(n, dtype=np.uint64))
+
+
+def hex_id(seed: int, kind: str, index: int, nbytes: int = 32) -> str:
+    return "0x" + hashlib.sha256(f"{seed}:{kind}:{index}".encode()).hexdigest()[: nbytes * 2]
+
+
+# --- the venue ---------------------------------------------------------------------------------------------------
+class Venue:
+    """Everything the REST routes show of a world, derived once (vectorised) from the world's arrays."""
+
+    def __init__(self, world: World) -> None:
+        self.world = w = world
+        cfg = w.config
+        self.seed = cfg.seed
+        self.as_of = as_of = cfg.as_of_ts
+        n, ne = w.n_markets, w.n_events
+        e = w.market_event
+        label = w.market_label
+        self.label = label
+        self.closed = label != LIVE
+        h1 = hash_draws(cfg.seed, 101, n)
+        h2 = hash_draws(cfg.seed, 102, n)
+        he = hash_draws(cfg.seed, 103, ne)
+
+        # --- times (seconds, and microseconds where Gamma shows fractions) -----------------------------------
+        created = w.event_created[e].astype(np.int64)
+        resolved = w.event_resolved[e].astype(np.int64)
+        self.created_s = created
+        self.resolved_s = resolved
+        self.end_s = w.event_end[e].astype(np.int64)
+        self.visible = created <= as_of
+        self.start_us = created * MICRO + (h1 % np.uint64(1000)).astype(np.int64) * 1000
+        self.created_us = (created - 60 - ((h1 >> np.uint64(10)) % np.uint64(3600)).astype(np.int64)) * MICRO + (
+            (h1 >> np.uint64(22)) % np.uint64(MICRO)
+        ).astype(np.int64)
+        self.end_us = self.end_s * MICRO
+        upd_closed = np.minimum(as_of - 1, resolved + 60 + ((h1 >> np.uint64(42)) % np.uint64(7200)).astype(np.int64))
+        upd_live = as_of - 1 - ((h1 >> np.uint64(42)) % np.uint64(3600)).astype(np.int64)
+        self.updated_us = np.where(self.closed, upd_closed, upd_live) * MICRO + (
+            (h2 % np.uint64(MICRO)).astype(np.int64)
+        )
+        self.updated_us = np.maximum(self.updated_us, self.created_us)
+        self.closed_ts = np.where(self.closed, resolved, -1)
+
+        # --- volumes -----------------------------------------------------------------------------------------
+        vol = np.where(w.market_volume < DUST_VOLUME, 0.0, w.market_volume)
+        self.dust = vol == 0
+        self.volume = vol
+        self.liquidity = np.where(self.closed, 0.0, w.market_liquidity)
+        life_end = np.minimum(resolved, as_of)
+        life = np.maximum(life_end - created, 60).astype(float)
+        rate = vol / life
+        self.windows: dict[str, np.ndarray] = {}
+        for name, span in (("24hr", DAY), ("1wk", 7 * DAY), ("1mo", 30 * DAY), ("1yr", 365 * DAY)):
+            overlap = np.clip(life_end - np.maximum(as_of - span, created), 0, None)
+            self.windows[name] = np.round(np.minimum(rate * overlap, vol), 6)
+
+        # --- prices ------------------------------------------------------------------------------------------
+        yes_u = np.rint(w._snapshot["last"] * MICRO).astype(np.int64)
+        day_ago_u = np.rint(w._snapshot["day_ago"] * MICRO).astype(np.int64)
+        self.yes_u = yes_u
+        self.day_change = (yes_u - day_ago_u) / MICRO
+        out_yes = yes_u.copy()
+        out_yes[label == RESOLVED_TRUE] = MICRO
+        out_yes[label == RESOLVED_FALSE] = 0
+        out_yes[label == VOID_5050] = MICRO // 2
+        out_yes[label == VOID_ZERO_ZERO] = 0
+        out_no = MICRO - out_yes
+        out_no[label == VOID_5050] = MICRO // 2
+        out_no[label == VOID_ZERO_ZERO] = 0
+        self.outcome_yes_u, self.outcome_no_u = out_yes, out_no
+        self.tick = w.market_tick
+        self.tick_u = np.rint(w.market_tick * MICRO).astype(np.int64)
+        n_ticks = MICRO // self.tick_u
+        # world.spread(m), vectorised (a unit test checks they agree), in ticks
+        raw = 0.002 + 0.6 / np.sqrt(np.maximum(w.market_liquidity, 1.0))
+        spread = np.clip(np.round(raw / w.market_tick) * w.market_tick, w.market_tick, 0.2)
+        spread_ticks = np.maximum(1, np.rint(spread / w.market_tick)).astype(np.int64)
+        p_ticks = np.clip(np.rint(yes_u / self.tick_u).astype(np.int64), 1, n_ticks - 1)
+        bid = p_ticks - spread_ticks // 2
+        ask = bid + spread_ticks
+        over = ask > n_ticks - 1
+        ask = np.where(over, n_ticks - 1, ask)
+        bid = np.where(over, ask - spread_ticks, bid)
+        bid = np.maximum(bid, 1)
+        ask = np.maximum(ask, bid + 1)
+        self.bid_ticks, self.ask_ticks, self.n_ticks = bid, ask, n_ticks
+        self.spread_u = (ask - bid) * self.tick_u
+
+        # --- per-market cosmetics ----------------------------------------------------------------------------
+        self.uma_disputed = (h2 >> np.uint64(30)) % np.uint64(2) == 0  # UNRESOLVED: disputed or only proposed
+        self.fees_enabled = (h2 >> np.uint64(31)) % np.uint64(10) < np.uint64(3)
+        self.neg_risk = w.event_neg_risk[e]
+        self.position = np.arange(n) - w.event_first[e]
+        self.has_category = w.market_has_category
+        self.category = w.market_category
+        tag_ids = np.array([t[0] for t in CATEGORY_TAGS], dtype=np.int64)
+        self.tag_id = tag_ids[self.category]
+
+        # --- events ------------------------------------------------------------------------------------------
+        first = w.event_first
+        self.ev_first = first
+        self.ev_size = w.event_size
+        self.ev_created_s = w.event_created.astype(np.int64)
+        self.ev_resolved_s = w.event_resolved.astype(np.int64)
+        self.ev_end_s = w.event_end.astype(np.int64)
+        self.ev_visible = self.ev_created_s <= as_of
+        self.ev_closed = self.closed[first]
+        self.ev_neg_risk = w.event_neg_risk
+        self.ev_category = w.event_category
+        self.ev_tag_id = tag_ids[w.event_category]
+        self.ev_has_category = self.has_category[first]
+        self.ev_start_us = self.ev_created_s * MICRO - 30 * MICRO + (he % np.uint64(MICRO)).astype(np.int64)
+        self.ev_creation_us = self.ev_start_us - ((he >> np.uint64(20)) % np.uint64(1000)).astype(np.int64)
+        self.ev_created_us = (self.ev_created_s - 90 - ((he >> np.uint64(30)) % np.uint64(3600)).astype(np.int64)) * (
+            MICRO
+        ) + ((he >> np.uint64(42)) % np.uint64(MICRO)).astype(np.int64)
+        self.ev_end_us = self.ev_end_s * MICRO
+        self.ev_updated_us = np.maximum.reduceat(self.updated_us, first)
+        self.ev_closed_ts = np.where(self.ev_closed, self.ev_resolved_s, -1)
+        self.ev_volume = np.add.reduceat(vol, first)
+        self.ev_liquidity = np.add.reduceat(self.liquidity, first)
+        self.ev_open_interest = np.where(self.ev_closed, 0.0, np.add.reduceat(w.market_open_interest, first))
+        self.ev_windows = {k: np.add.reduceat(v, first) for k, v in self.windows.items()}
+        self.ev_comments = ((he >> np.uint64(8)) % np.uint64(400)).astype(np.int64)
+
+        self._slug_index: dict[str, int] | None = None
+        self._condition_index: dict[str, int] | None = None
+        self._token_index: dict[str, tuple[int, int]] | None = None
+        self._event_slug_index: dict[str, int] | None = None
+
+    # --- identities and lookups -----------------------------------------------------------------------------------
+    def event_slug(self, e: int) -> str:
+        return f"{CATEGORIES[int(self.ev_category[e])]}-event-{self.world.event_id(e)}"
+
+    def neg_risk_request_id(self, m: int) -> str:
+        return hex_id(self.seed, "negrisk-request", m) if self.neg_risk[m] else ""
+
+    def market_by_slug(self, slug: str) -> int | None:
+        if self._slug_index is None:
+            self._slug_index = {self.world.slug(m): m for m in range(self.world.n_markets) if self.visible[m]}
+        return self._slug_index.get(slug)
+
+    def event_by_slug(self, slug: str) -> int | None:
+        if self._event_slug_index is None:
+            self._event_slug_index = {self.event_slug(e): e for e in range(self.world.n_events) if self.ev_visible[e]}
+        return self._event_slug_index.get(slug)
+
+    def market_by_condition(self, condition_id: str) -> int | None:
+        if self._condition_index is None:
+            w = self.world
+            self._condition_index = {w.condition_id(m): m for m in range(w.n_markets) if self.visible[m]}
+        return self._condition_index.get(condition_id.lower())
+
+    def market_by_token(self, token_id: str) -> tuple[int, int] | None:
+        """(market, side) of a CLOB token id, side 0 = YES, 1 = NO."""
+        if self._token_index is None:
+            w = self.world
+            index: dict[str, tuple[int, int]] = {}
+            for m in range(w.n_markets):
+                if self.visible[m]:
+                    yes, no = w.token_ids(m)
+                    index[yes] = (m, 0)
+                    index[no] = (m, 1)
+            self._token_index = index
+        return self._token_index.get(token_id)
+
+    def market_index(self, market_id: str) -> int | None:
+        m = self.world.market_index(market_id)
+        return m if m is not None and self.visible[m] else None
+
+    def event_index(self, event_id: str) -> int | None:
+        e = self.world.event_index(event_id)
+        return e if e is not None and self.ev_visible[e] else None
+
+    # --- derived per-market values --------------------------------------------------------------------------------
+    def uma_status(self, m: int) -> str | None:
+        label = int(self.label[m])
+        if label in (RESOLVED_TRUE, RESOLVED_FALSE, VOID_5050):
+            return "resolved"
+        if label == UNRESOLVED:
+            return "disputed" if self.uma_disputed[m] else "proposed"
+        return None
+
+    def uma_statuses(self, m: int) -> list[str]:
+        label = int(self.label[m])
+        if label in (RESOLVED_TRUE, RESOLVED_FALSE, VOID_5050):
+            return ["proposed"]
+        if label == UNRESOLVED:
+            return ["proposed", "disputed"] if self.uma_disputed[m] else ["proposed"]
+        return []
+
+    def winner(self, m: int) -> int | None:
+        """0 = YES won, 1 = NO won, None when no token won (live, void, unresolved)."""
+        label = int(self.label[m])
+        if label == RESOLVED_TRUE:
+            return 0
+        if label == RESOLVED_FALSE:
+            return 1
+        return None
+
+    def quote_u(self, m: int) -> tuple[int, int]:
+        """Best bid and ask of the YES book at as_of, in millionths."""
+        t = int(self.tick_u[m])
+        return int(self.bid_ticks[m]) * t, int(self.ask_ticks[m]) * t
+
+
+def venue(app: web.Application) -> Venue:
+    """The app's venue, built on first use (cheap next to building the world) and shared by all route modules."""
+    state = app[STATE]
+    found = state.get("venue")
+    if found is None:
+        found = state["venue"] = Venue(app[WORLD])
+    return found

@@ -1,0 +1,339 @@
+"""The market-channel event generator behind ``/ws/market``: per-connection order books and their event frames.
+
+Each subscribed binary market keeps one YES order book on an integer price grid in thousandths (price ``k`` means
+``k / 1000``); the NO book is its mirror image (NO bids at ``1000 - k`` for every YES ask ``k`` and the reverse), so
+the two books are always consistent with each other, as on Polymarket where a YES bid at p is a NO ask at 1 - p.
+
+The YES book starts around ``world.last_price(m)`` with the spread of ``world.spread(m)`` and follows a small random
+walk on the market's tick grid: a target best bid moves one tick up or down now and then, and price changes pull
+the book onto it one level at a time (the best ask is removed before a bid crosses into it, so the book never
+crosses). Between moves, sizes change, levels are added deeper in the book or removed. Trades are reported at the
+best bid or ask and do not consume the book.
+
+Frames are built as text with fixed templates (no ``json.dumps`` in the hot path) in Polymarket's own shapes and field
+order (``shared/fixtures/polymarket/ws_market_*.json``): all numbers are strings, timestamps are milliseconds as
+strings. One ``price_change`` frame carries one entry per subscribed token of the market (YES at p, NO at 1 - p).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+GRID = 1000  # prices in thousandths
+DEPTH = 12  # levels per side kept in the book (beyond the best)
+MIN_LEVELS = 3
+TRADE_SHARE = 0.12  # share of market events that are trades (last_trade_price)
+WALK_SHARE = 0.3  # share of price changes that first move the target price one tick
+SIZE_POOL = 4096
+
+
+def _price_text(k: int) -> str:
+    text = f"{k / GRID:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+#: ``PRICE[k]`` is the wire text of price ``k / 1000`` ("0.3", "0.301", "1").
+PRICE: tuple[str, ...] = tuple(_price_text(k) for k in range(GRID + 1))
+TICK_TEXT = {1: "0.001", 10: "0.01"}
+
+PRICE_CHANGE = '{{"market":"{}","price_changes":[{}],"timestamp":"{}","event_type":"price_change"}}'
+CHANGE = '{{"asset_id":"{}","price":"{}","size":"{}","side":"{}","hash":"{}","best_bid":"{}","best_ask":"{}"}}'
+TRADE = (
+    '{{"asset_id":"{}","event_type":"last_trade_price","fee_rate_bps":"0","market":"{}","price":"{}",'
+    '"side":"{}","size":"{}","timestamp":"{}","transaction_hash":"0x{:064x}"}}'
+)
+BEST = '{{"event_type":"best_bid_ask","market":"{}","asset_id":"{}","best_bid":"{}","best_ask":"{}","spread":"{}","timestamp":"{}"}}'
+TICK_CHANGE = (
+    '{{"asset_id":"{}","event_type":"tick_size_change","market":"{}","new_tick_size":"{}",'
+    '"old_tick_size":"{}","timestamp":"{}"}}'
+)
+BOOK = (
+    '{{"market":"{}","asset_id":"{}","timestamp":"{}","hash":"{:040x}","bids":[{}],"asks":[{}],'
+    '"tick_size":"{}","event_type":"book","last_trade_price":"{}"}}'
+)
+LEVEL = '{{"price":"{}","size":"{}"}}'
+
+
+def _size_text(cents: int) -> str:
+    whole, frac = divmod(cents, 100)
+    if frac == 0:
+        return str(whole)
+    return f"{whole}.{frac:02d}".rstrip("0")
+
+
+def size_pool(rnd: random.Random, n: int = SIZE_POOL) -> list[str]:
+    """Order sizes as wire text: log-normal around a few hundred shares, some round, some with cents."""
+    out = []
+    for _ in range(n):
+        shares = max(1.0, rnd.lognormvariate(6.0, 1.6))
+        cents = round(shares) * 100 if rnd.random() < 0.4 else round(shares * 100)
+        out.append(_size_text(max(cents, 100)))
+    return out
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """What the generator needs to know of a world market."""
+
+    m: int
+    condition_id: str
+    yes: str
+    no: str
+    price: float  # starting YES price
+    tick: float
+    spread: float
+
+
+class MarketBook:
+    """One market's YES book (and its mirrored NO book) on one connection."""
+
+    __slots__ = (
+        "asks",
+        "best_ask",
+        "best_bid",
+        "bids",
+        "last",
+        "spec",
+        "spread",
+        "step",
+        "sub_no",
+        "sub_yes",
+        "target",
+    )
+
+    def __init__(self, spec: MarketSpec, rnd: random.Random, sizes: list[str]) -> None:
+        self.spec = spec
+        self.step = 1 if spec.tick < 0.005 else 10
+        step = self.step
+        self.spread = max(1, round(spec.spread / spec.tick)) * step
+        k = round(spec.price * GRID)
+        bid = (k - self.spread // 2) // step * step
+        self.target = min(max(bid, step), GRID - step - self.spread)
+        self.bids: dict[int, str] = {}
+        self.asks: dict[int, str] = {}
+        pool = len(sizes)
+        price = self.target
+        while len(self.bids) < DEPTH and price >= step:
+            self.bids[price] = sizes[rnd.randrange(pool)]
+            price -= step * rnd.choice((1, 1, 1, 2, 3))
+        price = self.target + self.spread
+        while len(self.asks) < DEPTH and price <= GRID - step:
+            self.asks[price] = sizes[rnd.randrange(pool)]
+            price += step * rnd.choice((1, 1, 1, 2, 3))
+        self.best_bid = self.target
+        self.best_ask = self.target + self.spread
+        self.last = min(max(round(spec.price * GRID), 1), GRID - 1)  # YES last trade price
+        self.sub_yes = False
+        self.sub_no = False
+
+    # --- wire views -----------------------------------------------------------------------------------------------
+    def book_frame(self, asset: str, ts: str, hash_bits: int) -> str:
+        """A ``book`` event for one token: bids ascending and asks descending, best level last."""
+        if asset == self.spec.yes:
+            bids = sorted(self.bids.items())
+            asks = sorted(self.asks.items(), reverse=True)
+            last = self.last
+        else:
+            bids = sorted((GRID - k, v) for k, v in self.asks.items())
+            asks = sorted(((GRID - k, v) for k, v in self.bids.items()), reverse=True)
+            last = GRID - self.last
+        return BOOK.format(
+            self.spec.condition_id,
+            asset,
+            ts,
+            hash_bits,
+            ",".join([LEVEL.format(PRICE[k], v) for k, v in bids]),
+            ",".join([LEVEL.format(PRICE[k], v) for k, v in asks]),
+            TICK_TEXT[self.step],
+            PRICE[last],
+        )
+
+    def assets(self) -> tuple[str, ...]:
+        spec = self.spec
+        if self.sub_yes and self.sub_no:
+            return (spec.yes, spec.no)
+        return (spec.yes,) if self.sub_yes else (spec.no,)
+
+    # --- one market event -----------------------------------------------------------------------------------------
+    def step_event(
+        self, rnd: random.Random, sizes: list[str], ts: str, custom: bool, out: list[tuple[str, tuple[str, ...]]]
+    ) -> None:
+        """Append this market's next event frame(s) with the assets each carries to ``out``."""
+        spec = self.spec
+        if rnd.random() < TRADE_SHARE:
+            self._trade(rnd, sizes, ts, out)
+            return
+        step = self.step
+        if rnd.random() < WALK_SHARE:
+            move = step if rnd.random() < 0.5 else -step
+            self.target = min(max(self.target + move, step), GRID - step - self.spread)
+        price, size, buy = self._change(rnd, sizes)
+        bids, asks = self.bids, self.asks
+        book = bids if buy else asks
+        if size == "0":
+            del book[price]
+        else:
+            book[price] = size
+        old_bid, old_ask = self.best_bid, self.best_ask
+        bb = self.best_bid = max(bids)
+        ba = self.best_ask = min(asks)
+        bits = rnd.getrandbits
+        entries = []
+        if self.sub_yes:
+            entries.append(
+                CHANGE.format(
+                    spec.yes, PRICE[price], size, "BUY" if buy else "SELL", f"{bits(160):040x}", PRICE[bb], PRICE[ba]
+                )
+            )
+        if self.sub_no:
+            entries.append(
+                CHANGE.format(
+                    spec.no,
+                    PRICE[GRID - price],
+                    size,
+                    "SELL" if buy else "BUY",
+                    f"{bits(160):040x}",
+                    PRICE[GRID - ba],
+                    PRICE[GRID - bb],
+                )
+            )
+        assets = self.assets()
+        out.append((PRICE_CHANGE.format(spec.condition_id, ",".join(entries), ts), assets))
+        if custom and (bb != old_bid or ba != old_ask):
+            spread = PRICE[ba - bb]
+            if self.sub_yes:
+                out.append((BEST.format(spec.condition_id, spec.yes, PRICE[bb], PRICE[ba], spread, ts), (spec.yes,)))
+            if self.sub_no:
+                out.append(
+                    (
+                        BEST.format(spec.condition_id, spec.no, PRICE[GRID - ba], PRICE[GRID - bb], spread, ts),
+                        (spec.no,),
+                    )
+                )
+        if step == 10 and (bb < 40 or ba > GRID - 40):
+            # Polymarket refines the tick to 0.001 when a 0.01-tick market trades beyond [0.04, 0.96].
+            self.step = 1
+            for asset in assets:
+                out.append((TICK_CHANGE.format(asset, spec.condition_id, "0.001", "0.01", ts), (asset,)))
+
+    def _change(self, rnd: random.Random, sizes: list[str]) -> tuple[int, str, bool]:
+        """The next level change (price, new aggregate size or "0", bid side?) that keeps the book uncrossed."""
+        bids, asks, step = self.bids, self.asks, self.step
+        bb, ba = self.best_bid, self.best_ask
+        tb = self.target
+        ta = tb + self.spread
+        pick = sizes[rnd.randrange(len(sizes))]
+        if ba < ta:  # the price moved up: clear the asks below the new target first
+            return (ba, "0", False) if len(asks) > 1 else (ta, pick, False)
+        if bb > tb:  # moved down: clear the bids above it
+            return (bb, "0", True) if len(bids) > 1 else (tb, pick, True)
+        if bb < tb:  # bb < tb < ta <= ba: a new best bid
+            return tb, pick, True
+        if ba > ta:
+            return ta, pick, False
+        buy = rnd.random() < 0.5
+        book = bids if buy else asks
+        n = len(book)
+        r = rnd.random()
+        if n < DEPTH and r < 0.5 or n < MIN_LEVELS:
+            price = (min(book) - step * rnd.randint(1, 3)) if buy else (max(book) + step * rnd.randint(1, 3))
+            if step <= price <= GRID - step and price not in book:
+                return price, pick, buy
+        if r > 0.85 and n > MIN_LEVELS:
+            price = rnd.choice(list(book))
+            if price != (bb if buy else ba):
+                return price, "0", buy
+        # a new aggregate size at one of the top levels
+        levels = sorted(book, reverse=buy)[:5]
+        return rnd.choice(levels), pick, buy
+
+    def _trade(self, rnd: random.Random, sizes: list[str], ts: str, out: list[tuple[str, tuple[str, ...]]]) -> None:
+        spec = self.spec
+        buy = rnd.random() < 0.5
+        yes = self.sub_yes and (not self.sub_no or rnd.random() < 0.5)
+        if yes:
+            asset, price = spec.yes, (self.best_ask if buy else self.best_bid)
+            self.last = price
+        else:
+            asset, price = spec.no, (GRID - self.best_bid if buy else GRID - self.best_ask)
+            self.last = GRID - price
+        frame = TRADE.format(
+            asset,
+            spec.condition_id,
+            PRICE[price],
+            "BUY" if buy else "SELL",
+            sizes[rnd.randrange(len(sizes))],
+            ts,
+            rnd.getrandbits(256),
+        )
+        out.append((frame, (asset,)))
+
+
+class Stream:
+    """The books of one connection's subscribed markets and the assets it follows."""
+
+    def __init__(self, specs: dict[str, tuple[MarketSpec, bool]], seed: int | None = None) -> None:
+        """``specs`` maps every streamable token id to (its market, is it the YES token)."""
+        self.specs = specs
+        self.rnd = random.Random(seed)
+        self.sizes = size_pool(self.rnd)
+        self.books: dict[int, MarketBook] = {}
+        self.subscribed: dict[str, MarketBook] = {}  # asset -> book, in subscription order
+        self.active: list[MarketBook] = []  # markets with at least one subscribed token
+
+    def known(self, asset: str) -> bool:
+        return asset in self.specs
+
+    def subscribe(self, assets: Iterable[str]) -> list[str]:
+        """Add the known assets not yet subscribed; returns them in request order."""
+        added = []
+        for asset in assets:
+            entry = self.specs.get(asset)
+            if entry is None or asset in self.subscribed:
+                continue
+            spec, is_yes = entry
+            book = self.books.get(spec.m)
+            if book is None:
+                book = self.books[spec.m] = MarketBook(spec, self.rnd, self.sizes)
+            if is_yes:
+                book.sub_yes = True
+            else:
+                book.sub_no = True
+            self.subscribed[asset] = book
+            added.append(asset)
+        if added:
+            self._refresh()
+        return added
+
+    def unsubscribe(self, assets: Iterable[str]) -> list[str]:
+        removed = []
+        for asset in assets:
+            book = self.subscribed.pop(asset, None)
+            if book is None:
+                continue
+            if asset == book.spec.yes:
+                book.sub_yes = False
+            else:
+                book.sub_no = False
+            if not (book.sub_yes or book.sub_no):
+                del self.books[book.spec.m]  # a later subscription starts a fresh book
+            removed.append(asset)
+        if removed:
+            self._refresh()
+        return removed
+
+    def _refresh(self) -> None:
+        self.active = list(self.books.values())
+
+    def dump(self, assets: Iterable[str], ts: str) -> str:
+        """The initial dump: one JSON array of ``book`` events, one per asset, in the given order."""
+        bits = self.rnd.getrandbits
+        return "[" + ",".join(self.subscribed[a].book_frame(a, ts, bits(160)) for a in assets) + "]"
+
+    def events(self, markets: Iterable[int], ts: str, custom: bool, out: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Append the frames of one event for each market index (into ``active``) given."""
+        active, rnd, sizes = self.active, self.rnd, self.sizes
+        for i in markets:
+            active[i].step_event(rnd, sizes, ts, custom, out)

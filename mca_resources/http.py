@@ -119,6 +119,9 @@ class HttpUpstream:
         self.retry = retry or RetryPolicy()
         self.raw_sink = raw_sink
         self.counters = HttpCounters()
+        self._backoff = wait_exponential_jitter(
+            multiplier=self.retry.initial_s, max=self.retry.max_s, jitter=self.retry.initial_s
+        )
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._limits = dict(PUBLISHED_LIMITS if limits is None else limits)
         self._limiters: dict[str, AsyncLimiter] = {}
@@ -151,10 +154,7 @@ class HttpUpstream:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry.max_retry_after_s)
-        backoff = wait_exponential_jitter(
-            initial=self.retry.initial_s, max=self.retry.max_s, jitter=self.retry.initial_s
-        )
-        return float(backoff(state))
+        return float(self._backoff(state))
 
     async def request_json(
         self,

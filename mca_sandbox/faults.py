@@ -52,6 +52,7 @@ class FaultRule:
     truncate_rate: float = 0.0  # body cut in the middle
     malformed_rate: float = 0.0  # body that is not JSON
     empty_rate: float = 0.0  # list emptied (cursor kept): an empty page
+    corrupt_rate: float = 0.0  # per record of a page: a bad record (wrong type, missing id, NaN, price out of [0, 1])
     disconnect_after: int | None = None  # WebSocket: close after N messages sent on a connection
     duplicate_rate: float = 0.0  # WebSocket: a message sent twice
     reorder_rate: float = 0.0  # WebSocket: a message held back and sent after the next one
@@ -77,6 +78,7 @@ class FaultRule:
             "truncate_rate",
             "malformed_rate",
             "empty_rate",
+            "corrupt_rate",
             "duplicate_rate",
             "reorder_rate",
         ):
@@ -104,7 +106,7 @@ def parse_plan(spec: str) -> list[FaultRule]:
             key, _, value = item.partition("=")
             if key.isdigit():
                 rule["status"][key] = float(value)
-            elif key in ("malformed", "truncate", "empty", "hang", "duplicate", "reorder"):
+            elif key in ("malformed", "truncate", "empty", "corrupt", "hang", "duplicate", "reorder"):
                 rule[f"{key}_rate"] = float(value)
             elif key == "throttle":
                 rule["throttle"] = value.lower() in ("1", "true", "on", "yes", "")
@@ -126,6 +128,7 @@ class Decision:
     truncate: bool = False
     malformed: bool = False
     empty: bool = False
+    corrupt_rate: float = 0.0
 
 
 class FaultState:
@@ -167,15 +170,19 @@ class FaultState:
             if rule.hang_rate and rng.random() < rule.hang_rate:
                 decision.delay_s += rule.hang_s
                 self.count(route, "hang")
-            if rule.truncate_rate and rng.random() < rule.truncate_rate:
+            # body faults only where a body is sent: an error status replaces the body
+            body_ok = decision.status is None
+            if body_ok and rule.truncate_rate and rng.random() < rule.truncate_rate:
                 decision.truncate = True
                 self.count(route, "truncate")
-            if rule.malformed_rate and rng.random() < rule.malformed_rate:
+            if body_ok and rule.malformed_rate and rng.random() < rule.malformed_rate:
                 decision.malformed = True
                 self.count(route, "malformed")
-            if rule.empty_rate and rng.random() < rule.empty_rate:
+            if body_ok and rule.empty_rate and rng.random() < rule.empty_rate:
                 decision.empty = True
                 self.count(route, "empty")
+            if body_ok and rule.corrupt_rate:
+                decision.corrupt_rate = max(decision.corrupt_rate, rule.corrupt_rate)
             if rule.throttle:
                 decision.delay_s += self._throttle_delay(route)
         return decision
@@ -222,11 +229,37 @@ class FaultState:
 
 
 def _emptied(payload: Any) -> Any:
+    """Every list emptied, at any depth (so GraphQL's ``{"data": {"orderbooks": [...]}}`` empties too)."""
     if isinstance(payload, list):
         return []
     if isinstance(payload, dict):
-        return {k: ([] if isinstance(v, list) else v) for k, v in payload.items()}
+        return {k: _emptied(v) if isinstance(v, list | dict) else v for k, v in payload.items()}
     return payload
+
+
+#: Ways a record goes bad upstream; each is one the platform must reject with a reason, never crash on.
+_CORRUPTIONS: tuple[tuple[str, Any], ...] = (
+    ("id", None),  # missing required id
+    ("outcomePrices", '["NaN", "NaN"]'),  # NaN prices
+    ("outcomePrices", '["1.7", "-0.7"]'),  # prices outside [0, 1]
+    ("clobTokenIds", 12),  # wrong type
+)
+
+
+def _corrupt_records(payload: Any, rate: float, faults: FaultState) -> int:
+    """Corrupt each record of the page's list with probability ``rate``; returns how many were corrupted."""
+    records = payload if isinstance(payload, list) else next((v for v in payload.values() if isinstance(v, list)), [])
+    count = 0
+    for record in records:
+        if not isinstance(record, dict) or faults.draw() >= rate:
+            continue
+        key, value = _CORRUPTIONS[int(faults.draw() * len(_CORRUPTIONS))]
+        if key not in record or key == "id":
+            record.pop("id", None)
+        else:
+            record[key] = value
+        count += 1
+    return count
 
 
 @web.middleware
@@ -246,11 +279,17 @@ async def fault_middleware(request: web.Request, handler: Any) -> web.StreamResp
     response = await handler(request)
     if not isinstance(response, web.Response) or response.body is None:
         return response
-    if not (decision.truncate or decision.malformed or decision.empty):
+    if not (decision.truncate or decision.malformed or decision.empty or decision.corrupt_rate):
         return response
     raw = bytes(response.body)  # type: ignore[arg-type]
     if decision.empty:
         raw = json.dumps(_emptied(json.loads(raw)), separators=(",", ":")).encode()
+    if decision.corrupt_rate:
+        payload = json.loads(raw)
+        corrupted = _corrupt_records(payload, decision.corrupt_rate, faults)
+        if corrupted:
+            faults.fired[f"{route}:corrupt"] += corrupted
+            raw = json.dumps(payload, separators=(",", ":")).encode()
     if decision.malformed:
         raw = b"<html><body>502 Bad Gateway</body></html>" if len(raw) % 2 else raw.replace(b'"', b"'", 3)
     if decision.truncate:

@@ -220,7 +220,7 @@ class _Lexer:
             elif kind == "number":
                 text = match.group("number")
                 end = match.end()
-                if end < len(src) and (src[end].isalpha() or src[end] in "_."):
+                if end < len(src) and (src[end].isalnum() or src[end] in "_."):
                     raise self.error(f"Invalid number, unexpected character {src[end]!r}.", end)
                 is_float = match.group("frac") is not None or match.group("exp") is not None
                 out.append(_Token(_FLOAT if is_float else _INT, text, line, column))

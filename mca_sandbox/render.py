@@ -26,6 +26,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+import msgspec
 import numpy as np
 
 from mca_sandbox.appkeys import STATE, WORLD
@@ -69,6 +70,9 @@ CATEGORY_TAGS: tuple[tuple[int, str, str], ...] = (
 assert len(CATEGORY_TAGS) == len(CATEGORIES)
 MULTI_TAG: tuple[int, str, str] = (101, "Multi Outcome", "multi-outcome")
 
+DESCRIPTION_HEAD = 'This market will resolve to "Yes" if the event described by question '
+DESCRIPTION_TAIL = ' happens by the end date. Otherwise, this market will resolve to "No".'
+
 
 # --- formatting ---------------------------------------------------------------------------------------------------
 def fmt_micro(u: int) -> str:
@@ -82,7 +86,8 @@ def fmt_micro(u: int) -> str:
 def rfc3339_us(us: int) -> str:
     """RFC3339 UTC with as many fraction digits as needed (0..6), like Gamma: "2025-07-11T18:36:02.893Z"."""
     s, frac = divmod(int(us), MICRO)
-    base = "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(s)[:6]
+    t = time.gmtime(s)
+    base = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
     if frac:
         return f"{base}.{frac:06d}".rstrip("0") + "Z"
     return base + "Z"
@@ -90,16 +95,62 @@ def rfc3339_us(us: int) -> str:
 
 def pg_time(s: int) -> str:
     """Postgres-style timestamp Gamma uses for ``closedTime``: "2026-03-19 23:20:15+00"."""
-    return "%04d-%02d-%02d %02d:%02d:%02d+00" % time.gmtime(int(s))[:6]
+    t = time.gmtime(int(s))
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}+00"
 
 
 def date_only(s: int) -> str:
-    return "%04d-%02d-%02d" % time.gmtime(int(s))[:3]
+    t = time.gmtime(int(s))
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
 
 
 def jstr(text: str) -> str:
-    """A JSON string literal."""
+    """A JSON string literal (fast path for plain printable text without quotes or backslashes)."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     return json.dumps(text, ensure_ascii=False)
+
+
+def iso_arr(us: np.ndarray, unit: str) -> np.ndarray:
+    """RFC3339 strings without the trailing "Z" at a fixed precision ("D", "s", "ms" or "us"), vectorised."""
+    texts = np.datetime_as_string(np.asarray(us, dtype=np.int64).astype("datetime64[us]"), unit=unit)
+    width = max(1, int(np.char.str_len(texts).max())) if texts.size else 1
+    return texts.astype(f"U{width}")
+
+
+def rfc3339_vec(us: np.ndarray) -> list[str]:
+    """``rfc3339_us`` over an array of microsecond timestamps (vectorised)."""
+    out = []
+    for text in np.datetime_as_string(np.asarray(us, dtype=np.int64).astype("datetime64[us]"), unit="us").tolist():
+        out.append(text[:-7] + "Z" if text.endswith(".000000") else text.rstrip("0") + "Z")
+    return out
+
+
+_FLOATS = msgspec.json.Encoder()
+
+
+def floats_vec(values: np.ndarray) -> list[str]:
+    """JSON numbers (shortest round-trip) for an array of floats, formatted in one C call."""
+    if len(values) == 0:
+        return []
+    return _FLOATS.encode(np.asarray(values, dtype=np.float64).tolist())[1:-1].decode().split(",")
+
+
+def floats_cols(*columns: np.ndarray) -> list[list[str]]:
+    """``floats_vec`` of several equally long columns in a single call."""
+    n = len(columns[0])
+    flat = floats_vec(np.concatenate([np.asarray(c, dtype=np.float64) for c in columns]))
+    return [flat[k * n : (k + 1) * n] for k in range(len(columns))]
+
+
+def pg_time_vec(s: np.ndarray) -> list[str]:
+    texts = np.datetime_as_string(np.asarray(s, dtype=np.int64).astype("datetime64[s]"), unit="s").tolist()
+    return [t.replace("T", " ") + "+00" for t in texts]
+
+
+def date_only_vec(s: np.ndarray) -> list[str]:
+    days = np.asarray(s, dtype=np.int64).astype("datetime64[s]").astype("datetime64[D]")
+    return np.datetime_as_string(days).tolist()
 
 
 def jnum(x: float) -> str:
@@ -123,6 +174,17 @@ def hash_draws(seed: int, kind: int, n: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         base = mix(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(kind))
         return mix(base + np.arange(n, dtype=np.uint64))
+
+
+def _frac(h: np.ndarray, digits: int) -> np.ndarray:
+    """Microseconds with exactly ``digits`` (3 or 6) fraction digits, the last one non-zero."""
+    if digits == 3:
+        return ((h % np.uint64(100)) * np.uint64(10) + np.uint64(1) + (h >> np.uint64(7)) % np.uint64(9)).astype(
+            np.int64
+        ) * 1000
+    return ((h % np.uint64(100_000)) * np.uint64(10) + np.uint64(1) + (h >> np.uint64(17)) % np.uint64(9)).astype(
+        np.int64
+    )
 
 
 def hex_id(seed: int, kind: str, index: int, nbytes: int = 32) -> str:
@@ -154,16 +216,16 @@ class Venue:
         self.resolved_s = resolved
         self.end_s = w.event_end[e].astype(np.int64)
         self.visible = created <= as_of
-        self.start_us = created * MICRO + (h1 % np.uint64(1000)).astype(np.int64) * 1000
-        self.created_us = (created - 60 - ((h1 >> np.uint64(10)) % np.uint64(3600)).astype(np.int64)) * MICRO + (
-            (h1 >> np.uint64(22)) % np.uint64(MICRO)
-        ).astype(np.int64)
+        # Fraction digits are fixed per field (last digit never 0), so a vectorised format needs no trimming:
+        # startDate has 3 digits, createdAt/updatedAt 6, endDate/closedTime/umaEndDate none (as seen upstream).
+        self.start_us = created * MICRO + _frac(h1, 3)
+        self.created_us = (created - 60 - ((h1 >> np.uint64(10)) % np.uint64(3600)).astype(np.int64)) * MICRO + _frac(
+            h1 >> np.uint64(22), 6
+        )
         self.end_us = self.end_s * MICRO
         upd_closed = np.minimum(as_of - 1, resolved + 60 + ((h1 >> np.uint64(42)) % np.uint64(7200)).astype(np.int64))
         upd_live = as_of - 1 - ((h1 >> np.uint64(42)) % np.uint64(3600)).astype(np.int64)
-        self.updated_us = np.where(self.closed, upd_closed, upd_live) * MICRO + (
-            (h2 % np.uint64(MICRO)).astype(np.int64)
-        )
+        self.updated_us = np.where(self.closed, upd_closed, upd_live) * MICRO + _frac(h2, 6)
         self.updated_us = np.maximum(self.updated_us, self.created_us)
         self.closed_ts = np.where(self.closed, resolved, -1)
 
@@ -235,11 +297,11 @@ class Venue:
         self.ev_category = w.event_category
         self.ev_tag_id = tag_ids[w.event_category]
         self.ev_has_category = self.has_category[first]
-        self.ev_start_us = self.ev_created_s * MICRO - 30 * MICRO + (he % np.uint64(MICRO)).astype(np.int64)
-        self.ev_creation_us = self.ev_start_us - ((he >> np.uint64(20)) % np.uint64(1000)).astype(np.int64)
+        self.ev_start_us = self.ev_created_s * MICRO - 30 * MICRO + _frac(he, 6)
+        self.ev_creation_us = self.ev_start_us - 10 * ((he >> np.uint64(20)) % np.uint64(100)).astype(np.int64)
         self.ev_created_us = (self.ev_created_s - 90 - ((he >> np.uint64(30)) % np.uint64(3600)).astype(np.int64)) * (
             MICRO
-        ) + ((he >> np.uint64(42)) % np.uint64(MICRO)).astype(np.int64)
+        ) + _frac(he >> np.uint64(42), 6)
         self.ev_end_us = self.ev_end_s * MICRO
         self.ev_updated_us = np.maximum.reduceat(self.updated_us, first)
         self.ev_closed_ts = np.where(self.ev_closed, self.ev_resolved_s, -1)
@@ -249,9 +311,23 @@ class Venue:
         self.ev_windows = {k: np.add.reduceat(v, first) for k, v in self.windows.items()}
         self.ev_comments = ((he >> np.uint64(8)) % np.uint64(400)).astype(np.int64)
 
+        # world.slug(m) at as_of for every market (a unit test checks they agree)
+        changed = (w.market_slug_change_ts >= 0) & (as_of >= w.market_slug_change_ts)
+        self.slugs = [
+            f"{CATEGORIES[c]}-question-{500_000 + m}{'-v2' if ch else ''}"
+            for m, (c, ch) in enumerate(zip(self.category.tolist(), changed.tolist(), strict=True))
+        ]
+        # identifiers (the world's own; its caches keep them too) and the lookup indexes of visible markets
+        self.condition_ids = [w.condition_id(m) for m in range(n)]
+        self.question_ids = [w.question_id(m) for m in range(n)]
+        tokens = [w.token_ids(m) for m in range(n)]
+        self.yes_tokens = [t[0] for t in tokens]
+        self.no_tokens = [t[1] for t in tokens]
+        shown = np.flatnonzero(self.visible).tolist()
+        self._condition_index = {self.condition_ids[m]: m for m in shown}
+        self._token_index = {self.yes_tokens[m]: (m, 0) for m in shown}
+        self._token_index.update({self.no_tokens[m]: (m, 1) for m in shown})
         self._slug_index: dict[str, int] | None = None
-        self._condition_index: dict[str, int] | None = None
-        self._token_index: dict[str, tuple[int, int]] | None = None
         self._event_slug_index: dict[str, int] | None = None
 
     # --- identities and lookups -----------------------------------------------------------------------------------
@@ -263,7 +339,7 @@ class Venue:
 
     def market_by_slug(self, slug: str) -> int | None:
         if self._slug_index is None:
-            self._slug_index = {self.world.slug(m): m for m in range(self.world.n_markets) if self.visible[m]}
+            self._slug_index = {self.slugs[m]: m for m in np.flatnonzero(self.visible).tolist()}
         return self._slug_index.get(slug)
 
     def event_by_slug(self, slug: str) -> int | None:
@@ -272,22 +348,10 @@ class Venue:
         return self._event_slug_index.get(slug)
 
     def market_by_condition(self, condition_id: str) -> int | None:
-        if self._condition_index is None:
-            w = self.world
-            self._condition_index = {w.condition_id(m): m for m in range(w.n_markets) if self.visible[m]}
         return self._condition_index.get(condition_id.lower())
 
     def market_by_token(self, token_id: str) -> tuple[int, int] | None:
         """(market, side) of a CLOB token id, side 0 = YES, 1 = NO."""
-        if self._token_index is None:
-            w = self.world
-            index: dict[str, tuple[int, int]] = {}
-            for m in range(w.n_markets):
-                if self.visible[m]:
-                    yes, no = w.token_ids(m)
-                    index[yes] = (m, 0)
-                    index[no] = (m, 1)
-            self._token_index = index
         return self._token_index.get(token_id)
 
     def market_index(self, market_id: str) -> int | None:
@@ -299,6 +363,16 @@ class Venue:
         return e if e is not None and self.ev_visible[e] else None
 
     # --- derived per-market values --------------------------------------------------------------------------------
+    def question(self, m: int) -> str:
+        w = self.world
+        cat = CATEGORIES[int(self.category[m])]
+        if self.neg_risk[m]:
+            return f"Will outcome {int(self.position[m]) + 1} win {cat} contest {w.event_id(int(w.market_event[m]))}?"
+        return f"Will {cat} question {w.market_id(m)} resolve Yes?"
+
+    def description(self, m: int) -> str:
+        return f"{DESCRIPTION_HEAD}{self.world.market_id(m)}{DESCRIPTION_TAIL}"
+
     def uma_status(self, m: int) -> str | None:
         label = int(self.label[m])
         if label in (RESOLVED_TRUE, RESOLVED_FALSE, VOID_5050):

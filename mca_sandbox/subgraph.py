@@ -17,10 +17,12 @@ Values, as of the world's ``as_of`` (markets created later are not indexed yet):
 
 - ``collateralVolume`` of a market's two tokens sums exactly to Gamma's volume in micro-USDC
   (``round(market_volume * 1e6)``); the YES share is a seeded draw in [0.3, 0.7], and each token's buy share one
-  in [0.4, 0.7]; buy + sell = total, always.
+  in [0.4, 0.7]; buy + sell = total, always. Markets Gamma shows as zero-volume (under 100 USD simulated) never
+  traded: their tokens have ``MarketData`` but no ``Orderbook`` (graph-node creates it on the first fill).
 - Trades: ``max(4, ceil(trades_per_day * days traded so far))`` per market, split between the tokens like the
   volume (each token at least 2 trades), buys + sells = trades with at least one of each.
-- Open interest: ``round(market_open_interest * 1e6)``.
+- Open interest: ``round(market_open_interest * 1e6)`` while the market is live, 0 once it is closed (resolved,
+  void or stuck unresolved), so a live event's summed amounts equal Gamma's event ``openInterest`` (0 when closed).
 - The exact served values of a market: ``GET /_truth/subgraph/{condition_id}``; entity counts and the global
   aggregates: ``GET /_truth/subgraph``.
 
@@ -69,12 +71,14 @@ from aiohttp import web
 
 from mca_sandbox.appkeys import STATE, WORLD
 from mca_sandbox.graphql import EnumValue, Field, GraphQLError, coerce_variables, parse, resolve_value
-from mca_sandbox.world import DAY, World
+from mca_sandbox.world import DAY, LIVE, World
 
 USDC = 10**6  # USDC and outcome tokens have 6 decimals
 MAX_FIRST = 1000
 MAX_SKIP = 5000
 DEFAULT_FIRST = 100
+#: Gamma shows markets with less simulated volume as zero-volume (mca_sandbox/render.py): here they never traded.
+DUST_VOLUME_USD = 100.0
 POLYGON_GENESIS_TS = 1_590_824_836  # for a plausible _meta.block.number (Polygon: ~2 s blocks)
 POLYGON_BLOCK_SECONDS = 2
 _I64 = (-(2**63), 2**63 - 1)
@@ -188,6 +192,7 @@ class MarketFigures:
     yes_tokens: list[str]
     no_tokens: list[str]
     open_interest: np.ndarray
+    traded: np.ndarray  # bool: has Orderbook entities (Gamma shows a volume, i.e. not dust)
     volume: np.ndarray  # [k, 2]: YES, NO
     buy_volume: np.ndarray  # [k, 2]
     trades: np.ndarray  # [k, 2]
@@ -215,12 +220,15 @@ class MarketFigures:
         trades = np.stack([yes_trades, total_trades - yes_trades], axis=1)
         buys = np.clip(np.round(trades * buy_share[markets]).astype(np.int64), 1, trades - 1)
         tokens = [world.token_ids(int(m)) for m in markets]
+        live = (world.market_label == LIVE)[markets]
+        open_interest = np.round(world.market_open_interest * USDC).astype(np.int64)[markets]
         return cls(
             markets=markets,
             conditions=[world.condition_id(int(m)) for m in markets],
             yes_tokens=[t[0] for t in tokens],
             no_tokens=[t[1] for t in tokens],
-            open_interest=np.round(world.market_open_interest * USDC).astype(np.int64)[markets],
+            open_interest=np.where(live, open_interest, 0),
+            traded=world.market_volume[markets] >= DUST_VOLUME_USD,
             volume=volume,
             buy_volume=buy_volume,
             trades=trades,
@@ -290,14 +298,15 @@ def _orderbook_fields(trades, buys, volume, buy_volume) -> dict[str, tuple[str, 
 def _build_orderbook(world: World, fig: MarketFigures) -> Deployment:
     name = "orderbook-subgraph/0.0.1"
     tokens = fig.yes_tokens + fig.no_tokens  # YES rows then NO rows
+    traded = np.concatenate([fig.traded, fig.traded])
     columns = {
-        key: np.concatenate([values[:, 0], values[:, 1]])
+        key: np.concatenate([values[:, 0], values[:, 1]])[traded]
         for key, values in (("trades", fig.trades), ("buys", fig.buys), ("volume", fig.volume))
     }
-    buy_volume = np.concatenate([fig.buy_volume[:, 0], fig.buy_volume[:, 1]])
+    buy_volume = np.concatenate([fig.buy_volume[:, 0], fig.buy_volume[:, 1]])[traded]
     orderbooks = make_table(
         "Orderbook",
-        tokens,
+        [t for t, keep in zip(tokens, traded.tolist(), strict=True) if keep],
         _orderbook_fields(columns["trades"], columns["buys"], columns["volume"], buy_volume),
     )
     k = len(fig.conditions)
@@ -728,7 +737,7 @@ def truth_for_condition(state: SubgraphState, condition_id: str) -> dict[str, An
         "yes_token_id": tokens[0],
         "no_token_id": tokens[1],
         "marketOpenInterest": oi.tables["MarketOpenInterest"].row(cid),
-        "orderbooks": [books.tables["Orderbook"].row(t) for t in tokens],
+        "orderbooks": [row for t in tokens if (row := books.tables["Orderbook"].row(t)) is not None],
         "marketDatas": [books.tables["MarketData"].row(t) for t in tokens],
     }
 

@@ -1,9 +1,223 @@
-"""Placeholder: routes arrive with the sandbox work in progress."""
+"""Ground truth of the world, served under ``/_truth`` (route names start with "_": faults never touch them).
+
+- ``GET /_truth/world`` [_truth.world]: the config (seed, markets, events, start, end, as_of, as_of_ts, distortion per
+  category as ``{"alpha", "beta"}``) and counts by label (``counts``: the truth labels, both voids merged into
+  "VOID"; ``counts_detail``: VOID_5050 and VOID_ZERO_ZERO apart; ``visible_markets``/``visible_events``: created by
+  as_of, i.e. listed on Gamma).
+- ``GET /_truth/markets?label=&resolved_date=YYYY-MM-DD&offset=0&limit=1000`` [_truth.markets]:
+  ``{"total": N, "offset": o, "limit": l, "markets": [truth, ...]}`` in market id order; ``label`` is a truth label
+  (RESOLVED_TRUE, RESOLVED_FALSE, VOID, UNRESOLVED, LIVE) or a detailed one (VOID_5050, VOID_ZERO_ZERO);
+  ``resolved_date`` keeps markets closed on that UTC day; ``limit`` <= 10000. Each item is ``world.truth(m)`` plus
+  ``label_detail`` and ``uma_resolution_status`` (what Gamma shows).
+- ``GET /_truth/markets/{market_id}`` [_truth.market]: the same dict; with ``?paths=1&fidelity=60&start=&end=``
+  (unix seconds, default the whole life up to as_of) adds ``"paths": {"t": [...], "p_true": [...],
+  "p_market": [...]}`` on exactly the grid and time offset of ``/clob/prices-history`` for the YES token (grid points
+  in [start, end), ``t = grid + history offset``, ``t <= as_of``), without its range limit.
+- ``GET /_truth/resolutions?date=YYYY-MM-DD`` [_truth.resolutions]: ``{"date": d, "markets": [{market_id, event_id,
+  label, label_detail, resolved_ts, outcome}]}``: every market closed on that UTC day (outcome null unless
+  RESOLVED_TRUE/FALSE).
+- ``GET /_truth/gamma_ids`` [_truth.gamma_ids]: ``{"market_ids": [...], "event_ids": [...]}``: every id Gamma lists
+  (each exactly once across a full keyset crawl).
+Bad parameters -> 400 ``{"error": "..."}``; unknown market -> 404.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
+import msgspec
+import numpy as np
 from aiohttp import web
+
+from mca_sandbox.render import LABEL_DETAIL, Venue, venue
+from mca_sandbox.world import CATEGORIES, DAY, LABEL_NAMES, LIVE, MINUTE
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 1000
+_encode = msgspec.json.Encoder().encode
+
+
+def _json(payload: object, status: int = 200) -> web.Response:
+    return web.Response(body=_encode(payload), status=status, content_type="application/json")
+
+
+def _error(message: str, status: int = 400) -> web.Response:
+    return _json({"error": message}, status)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _int(request: web.Request, name: str, default: int | None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw, 10)
+    except ValueError:
+        raise BadRequest(f"invalid integer for {name}: {raw!r}") from None
+
+
+def _day(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"invalid {name}: {raw!r} (expected YYYY-MM-DD)") from None
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def market_truth(v: Venue, m: int) -> dict[str, object]:
+    out = v.world.truth(m)
+    out["label_detail"] = LABEL_DETAIL[int(v.label[m])]
+    out["uma_resolution_status"] = v.uma_status(m)
+    return out
+
+
+def truth_paths(v: Venue, m: int, start: int, end: int, fidelity: int) -> dict[str, list[float] | list[int]]:
+    """p_true and p_market on the prices-history grid of the YES token (same offset, t <= as_of)."""
+    w = v.world
+    ts, p_true, p_market = w.paths(m, start, end, step=fidelity * MINUTE)
+    t = ts + int(w.market_history_offset[m])
+    keep = t <= v.as_of
+    return {"t": t[keep].tolist(), "p_true": p_true[keep].tolist(), "p_market": p_market[keep].tolist()}
+
+
+async def world_info(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    w = v.world
+    cfg = w.config
+    detail = np.bincount(w.market_label, minlength=len(LABEL_DETAIL))
+    counts: dict[str, int] = {}
+    for code, name in LABEL_NAMES.items():
+        counts[name] = counts.get(name, 0) + int(detail[code])
+    return _json(
+        {
+            "seed": cfg.seed,
+            "markets": w.n_markets,
+            "events": w.n_events,
+            "visible_markets": int(v.visible.sum()),
+            "visible_events": int(v.ev_visible.sum()),
+            "start": cfg.start.isoformat(),
+            "end": cfg.end.isoformat(),
+            "as_of": datetime.fromtimestamp(cfg.as_of_ts, UTC).isoformat().replace("+00:00", "Z"),
+            "as_of_ts": cfg.as_of_ts,
+            "distortion": {
+                c: {
+                    "alpha": float(cfg.distortion.get(c, (0.0, 1.0))[0]),
+                    "beta": float(cfg.distortion.get(c, (0.0, 1.0))[1]),
+                }
+                for c in CATEGORIES
+            },
+            "counts": counts,
+            "counts_detail": {LABEL_DETAIL[code]: int(detail[code]) for code in sorted(LABEL_DETAIL)},
+        }
+    )
+
+
+def _label_codes(raw: str) -> list[int]:
+    name = raw.strip().upper()
+    codes = [code for code, label in LABEL_NAMES.items() if label == name]
+    codes += [code for code, label in LABEL_DETAIL.items() if label == name and code not in codes]
+    if not codes:
+        known = sorted(set(LABEL_NAMES.values()) | set(LABEL_DETAIL.values()))
+        raise BadRequest(f"unknown label {raw!r}; known: {', '.join(known)}")
+    return codes
+
+
+async def markets(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    q = request.query
+    try:
+        offset = _int(request, "offset", 0)
+        limit = _int(request, "limit", DEFAULT_LIMIT)
+        day = _day(q.get("resolved_date"), "resolved_date")
+        codes = _label_codes(q["label"]) if q.get("label") else None
+    except BadRequest as exc:
+        return _error(str(exc))
+    assert offset is not None
+    assert limit is not None
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        return _error(f"need offset >= 0 and 1 <= limit <= {MAX_LIMIT}")
+    mask = v.visible.copy()
+    if codes is not None:
+        mask &= np.isin(v.label, codes)
+    if day is not None:
+        mask &= (v.label != LIVE) & (v.resolved_s >= day) & (v.resolved_s < day + DAY)
+    selected = np.flatnonzero(mask)
+    page = selected[offset : offset + limit].tolist()
+    return _json(
+        {"total": int(selected.size), "offset": offset, "limit": limit, "markets": [market_truth(v, m) for m in page]}
+    )
+
+
+async def market(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    m = v.market_index(request.match_info["market_id"])
+    if m is None:
+        return _error("market not found", 404)
+    out = market_truth(v, m)
+    if request.query.get("paths", "").lower() in ("1", "true"):
+        try:
+            fidelity = _int(request, "fidelity", 60)
+            start = _int(request, "start", 0)
+            end = _int(request, "end", v.as_of + 1)
+        except BadRequest as exc:
+            return _error(str(exc))
+        assert fidelity is not None
+        assert start is not None
+        assert end is not None
+        if fidelity < 1:
+            return _error("fidelity must be an integer >= 1 (minutes)")
+        out["paths"] = truth_paths(v, m, start, end, fidelity)
+    return _json(out)
+
+
+async def resolutions(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    raw = request.query.get("date")
+    try:
+        day = _day(raw, "date")
+    except BadRequest as exc:
+        return _error(str(exc))
+    if day is None:
+        return _error("date is required (YYYY-MM-DD)")
+    w = v.world
+    mask = v.visible & (v.label != LIVE) & (v.resolved_s >= day) & (v.resolved_s < day + DAY)
+    cohort = []
+    for m in np.flatnonzero(mask).tolist():
+        truth = w.truth(m)
+        cohort.append(
+            {
+                "market_id": truth["market_id"],
+                "event_id": truth["event_id"],
+                "label": truth["label"],
+                "label_detail": LABEL_DETAIL[int(v.label[m])],
+                "resolved_ts": truth["resolved_ts"],
+                "outcome": truth["outcome"],
+            }
+        )
+    return _json({"date": raw, "markets": cohort})
+
+
+async def gamma_ids(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    w = v.world
+    return _json(
+        {
+            "market_ids": [w.market_id(m) for m in np.flatnonzero(v.visible).tolist()],
+            "event_ids": [w.event_id(e) for e in np.flatnonzero(v.ev_visible).tolist()],
+        }
+    )
 
 
 def setup(app: web.Application) -> None:
-    """Register this module's routes."""
+    """Register the ground-truth routes under /_truth."""
+    r = app.router
+    r.add_get("/_truth/world", world_info, name="_truth.world")
+    r.add_get("/_truth/markets", markets, name="_truth.markets")
+    r.add_get("/_truth/markets/{market_id}", market, name="_truth.market")
+    r.add_get("/_truth/resolutions", resolutions, name="_truth.resolutions")
+    r.add_get("/_truth/gamma_ids", gamma_ids, name="_truth.gamma_ids")

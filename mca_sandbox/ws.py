@@ -49,6 +49,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -67,15 +68,18 @@ ROUTE = "ws.market"
 BASE_RATE = 5.0  # events per second per subscribed market at speed 1
 TICK = 0.01  # seconds between event batches when the stream is not CPU-bound
 MAX_LAG = 0.25  # at most this many seconds of events are drawn in one batch
-MAX_BATCH = 4096  # ... and at most this many market events
+MAX_BATCH = 1024  # ... and at most this many market events (one socket write)
 MAX_ASSETS = 500  # per connection
 MAX_MESSAGES = 2_000_000  # truth log bound (frames)
 MAX_BYTES = 512 * 1024 * 1024  # truth log bound (characters of frames)
 MAX_CLOSED = 10_000  # closed connections kept in the truth
-FLUSH_EVERY = 256  # frames between checks of the socket's write buffer
 
 NO_NEW_ASSETS = "NO NEW ASSETS"
 PONG = "PONG"
+
+
+_HEAD16 = struct.Struct("!BBH").pack
+_HEAD64 = struct.Struct("!BBQ").pack
 
 
 def _now_ms() -> int:
@@ -155,7 +159,8 @@ class TruthLog:
     ) -> list[dict[str, Any]]:
         if asset is not None:
             index = self.by_asset.get(asset)
-            self._trim(index) if index else None
+            if index:
+                self._trim(index)
             indices: Any = list(index) if index else []
         else:
             lo, hi = self.first, self.next
@@ -296,7 +301,8 @@ class Connection:
         self.writer: asyncio.Task[None] | None = None
         self._rules: list[FaultRule] | None = None
         self._rule = FaultRule(route=ROUTE)
-        self._since_flush = 0
+        self.log = self.state.log
+        self._out: list[bytes] = []
 
     # --- truth -----------------------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -316,7 +322,7 @@ class Connection:
             "disconnect_forced_at_seq": self.forced_at,
         }
 
-    # --- sending (only ever from one task at a time) ---------------------------------------------------------------
+    # --- sending: synchronous batches written at once (one task sends; nothing else runs inside a batch) -----------
     def rule(self) -> FaultRule:
         rules = self.faults.rules
         if rules is not self._rules:
@@ -324,47 +330,80 @@ class Connection:
             self._rule = self.faults.ws_rule(ROUTE)
         return self._rule
 
-    async def _emit(self, text: str, assets: tuple[str, ...]) -> None:
-        """Write one text frame and record it; raises ForcedDisconnect once ``disconnect_after`` frames are out."""
-        limit = self.rule().disconnect_after
+    def _begin(self) -> FaultRule:
+        """Start a batch: fail if the client is gone (so nothing unsent is ever recorded); the plan in force."""
+        transport = self.transport
+        if self.ws.closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("client gone")
+        return self.rule()
+
+    def _emit(self, text: str, assets: tuple[str, ...], rule: FaultRule) -> None:
+        """Queue one text frame and record it; raises ForcedDisconnect once ``disconnect_after`` frames are out."""
+        limit = rule.disconnect_after
         if limit is not None and self.seq >= limit:
             raise ForcedDisconnect
-        sent = _now_ms()
-        await self.ws.send_str(text)
-        self.seq += 1
-        self.state.log.add(self.id, self.seq, sent, text, assets)
-        if limit is not None and self.seq >= limit:
+        data = text.encode()
+        n = len(data)
+        out = self._out
+        if n < 126:
+            out.append(bytes((0x81, n)))
+        elif n < 65536:
+            out.append(_HEAD16(0x81, 126, n))
+        else:
+            out.append(_HEAD64(0x81, 127, n))
+        out.append(data)
+        self.seq = seq = self.seq + 1
+        self.log.add(self.id, seq, time.time_ns() // 1_000_000, text, assets)
+        if limit is not None and seq >= limit:
             raise ForcedDisconnect
 
-    async def _emit_data(self, text: str, assets: tuple[str, ...], rule: FaultRule) -> None:
-        await self._emit(text, assets)
+    def _emit_data(self, text: str, assets: tuple[str, ...], rule: FaultRule) -> None:
+        self._emit(text, assets, rule)
         self.data_messages += 1
         if rule.duplicate_rate and self.faults.draw() < rule.duplicate_rate:
-            await self._emit(text, assets)
+            self._emit(text, assets, rule)
+            self.data_messages += 1
             self.duplicates += 1
             self.faults.count(ROUTE, "duplicate")
 
-    async def send_data(self, text: str, assets: tuple[str, ...]) -> None:
+    def send_data(self, text: str, assets: tuple[str, ...], rule: FaultRule) -> None:
         """A dump or an event, subject to the duplicate and reorder faults."""
-        rule = self.rule()
         held = self.held
         if held is not None:
             self.held = None
-            await self._emit_data(text, assets, rule)
-            await self._emit_data(held[0], held[1], rule)
+            self._emit_data(text, assets, rule)
+            self._emit_data(held[0], held[1], rule)
             self.reordered += 1
             self.faults.count(ROUTE, "reorder")
             return
         if rule.reorder_rate and self.faults.draw() < rule.reorder_rate:
             self.held = (text, assets)
             return
-        await self._emit_data(text, assets, rule)
+        self._emit_data(text, assets, rule)
 
-    async def _release_held(self) -> None:
-        held = self.held
-        if held is not None:
-            self.held = None
-            await self._emit_data(held[0], held[1], self.rule())
+    def _send_batch(self, items: list[tuple[str, tuple[str, ...]]]) -> None:
+        rule = self._begin()
+        send = self.send_data
+        try:
+            for text, assets in items:
+                send(text, assets, rule)
+        finally:
+            self._write()
+
+    def _write(self) -> None:
+        """Hand the queued frames to the socket in one write (also when a forced disconnect cut the batch)."""
+        out = self._out
+        if out:
+            data = b"".join(out)
+            out.clear()
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.write(data)
+
+    async def _drain(self) -> None:
+        """Wait while the socket's buffer is over its high-water mark (the client reads slower than we write)."""
+        writer = self.ws._payload_writer  # aiohttp's own flow control (what WebSocketResponse.close uses)
+        if writer is not None:
+            await writer.drain()
 
     # --- the writer task ---------------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -391,11 +430,12 @@ class Connection:
         if limit is not None and limit <= 0:
             raise ForcedDisconnect
         last = loop.time()
-        out: list[tuple[str, tuple[str, ...]]] = []
+        batch: list[tuple[str, tuple[str, ...]]] = []
+        stream = self.stream
         while True:
             if self.control:
                 await self._process_control()
-            n = len(self.stream.active)
+            n = len(stream.active)
             rate = BASE_RATE * n * float(self.app[SPEED])
             if rate <= 0:
                 await self._pause(None)
@@ -406,72 +446,82 @@ class Connection:
             last = began
             k = min(int(rng.poisson(rate * dt)), MAX_BATCH)
             if k:
-                out.clear()
-                self.stream.events(rng.integers(0, n, k).tolist(), str(_now_ms()), self.custom, out)
+                batch.clear()
+                stream.events(rng.integers(0, n, k).tolist(), str(_now_ms()), self.custom, batch)
                 latency = self.rule().latency_ms
                 if latency > 0:
                     await asyncio.sleep(latency / 1000.0)
-                send = self.send_data
-                for text, assets in out:
-                    await send(text, assets)
-                await self._flush()
+                self._send_batch(batch)
+                await self._drain()
             wait = TICK - (loop.time() - began)
             if wait > 0:
                 await self._pause(wait)
             else:
                 await asyncio.sleep(0)
 
-    async def _flush(self) -> None:
-        """Let the socket drain when the client reads slower than we write (bounded write buffer)."""
-        transport = self.transport
-        if transport is not None and transport.get_write_buffer_size() > 4 * 1024 * 1024:
-            writer = self.ws._payload_writer
-            if writer is not None:
-                await writer.drain()
-
-    async def _pause(self, timeout: float | None) -> None:
+    async def _pause(self, seconds: float | None) -> None:
+        """Sleep until a client frame needs an answer, or at most ``seconds``."""
         if self.control:
             return
         self.wake.clear()
-        if timeout is None:
+        if seconds is None:
             await self.wake.wait()
             return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 await self.wake.wait()
 
     async def _process_control(self) -> None:
-        await self._release_held()
         while self.control:
             item = self.control.popleft()
             kind = item[0]
-            if kind == "text":
-                await self._emit(item[1], ())
-            elif kind == "subscribe":
-                await self._subscribe(item[1], item[2], first=item[3])
-            elif kind == "unsubscribe":
-                self.stream.unsubscribe(item[1])
+            if kind == "subscribe":
+                dump = self._subscribe(item[1], item[2], first=item[3])
+                if dump is not None:
+                    latency = self.rule().latency_ms
+                    if latency > 0:
+                        await asyncio.sleep(latency / 1000.0)
+                    self._send_batch([dump])
+            else:
+                rule = self._begin()
+                try:
+                    self._release_held(rule)
+                    if kind == "text":
+                        self._emit(item[1], (), rule)
+                    elif kind == "unsubscribe":
+                        self.stream.unsubscribe(item[1])
+                finally:
+                    self._write()
+            await self._drain()
 
-    async def _subscribe(self, assets: list[str], dump: bool, first: bool) -> None:
+    def _release_held(self, rule: FaultRule) -> None:
+        """A held frame goes out before a control reply (not a reorder: nothing overtook it)."""
+        held = self.held
+        if held is not None:
+            self.held = None
+            self._emit_data(held[0], held[1], rule)
+
+    def _subscribe(self, assets: list[str], dump: bool, first: bool) -> tuple[str, tuple[str, ...]] | None:
+        """Apply a subscription; returns the dump frame to send, if any (control replies are queued here)."""
         stream = self.stream
         wanted = list(dict.fromkeys(a for a in assets if stream.known(a) and a not in stream.subscribed))
         if not wanted:
             if not first:
-                await self._emit(NO_NEW_ASSETS, ())
-            return
+                self.control.appendleft(("text", NO_NEW_ASSETS))
+            return None
         if len(stream.subscribed) + len(wanted) > MAX_ASSETS:
-            await self._emit(
-                f"INVALID OPERATION: at most {MAX_ASSETS} assets per connection "
-                f"({len(stream.subscribed)} subscribed, {len(wanted)} more asked)",
-                (),
+            self.control.appendleft(
+                (
+                    "text",
+                    f"INVALID OPERATION: at most {MAX_ASSETS} assets per connection "
+                    f"({len(stream.subscribed)} subscribed, {len(wanted)} more asked)",
+                )
             )
-            return
+            return None
         added = stream.subscribe(wanted)
-        if dump and added:
-            latency = self.rule().latency_ms
-            if latency > 0:
-                await asyncio.sleep(latency / 1000.0)
-            await self.send_data(stream.dump(added, str(_now_ms())), tuple(added))
+        if not (dump and added):
+            return None
+        return stream.dump(added, str(_now_ms())), tuple(added)
 
     def push(self, *item: Any) -> None:
         self.control.append(item)
@@ -522,7 +572,11 @@ class Connection:
         await self.stop_writer()
         self.close_reason = "policy_violation"
         with contextlib.suppress(ForcedDisconnect, ConnectionResetError):
-            await self._emit(f"INVALID OPERATION: {reason}", ())
+            rule = self._begin()
+            try:
+                self._emit(f"INVALID OPERATION: {reason}", (), rule)
+            finally:
+                self._write()
         await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"invalid operation")
 
     async def serve(self) -> None:

@@ -26,7 +26,8 @@ DEPTH = 12  # levels per side kept in the book (beyond the best)
 MIN_LEVELS = 3
 TRADE_SHARE = 0.12  # share of market events that are trades (last_trade_price)
 WALK_SHARE = 0.3  # share of price changes that first move the target price one tick
-SIZE_POOL = 4096
+SIZE_BITS = 12
+SIZE_POOL = 1 << SIZE_BITS  # order sizes are drawn from a pool of this many
 
 
 def _price_text(k: int) -> str:
@@ -38,13 +39,14 @@ def _price_text(k: int) -> str:
 PRICE: tuple[str, ...] = tuple(_price_text(k) for k in range(GRID + 1))
 TICK_TEXT = {1: "0.001", 10: "0.01"}
 
-PRICE_CHANGE = '{{"market":"{}","price_changes":[{}],"timestamp":"{}","event_type":"price_change"}}'
-CHANGE = '{{"asset_id":"{}","price":"{}","size":"{}","side":"{}","hash":"{}","best_bid":"{}","best_ask":"{}"}}'
+# price_change and best_bid_ask frames are built with f-strings in MarketBook.step_event (the hot path):
+# {"market":_,"price_changes":[{"asset_id":_,"price":_,"size":_,"side":_,"hash":_,"best_bid":_,"best_ask":_},...],
+#  "timestamp":_,"event_type":"price_change"}
+# {"event_type":"best_bid_ask","market":_,"asset_id":_,"best_bid":_,"best_ask":_,"spread":_,"timestamp":_}
 TRADE = (
     '{{"asset_id":"{}","event_type":"last_trade_price","fee_rate_bps":"0","market":"{}","price":"{}",'
     '"side":"{}","size":"{}","timestamp":"{}","transaction_hash":"0x{:064x}"}}'
 )
-BEST = '{{"event_type":"best_bid_ask","market":"{}","asset_id":"{}","best_bid":"{}","best_ask":"{}","spread":"{}","timestamp":"{}"}}'
 TICK_CHANGE = (
     '{{"asset_id":"{}","event_type":"tick_size_change","market":"{}","new_tick_size":"{}",'
     '"old_tick_size":"{}","timestamp":"{}"}}'
@@ -91,24 +93,31 @@ class MarketBook:
 
     __slots__ = (
         "asks",
+        "assets",
         "best_ask",
         "best_bid",
         "bids",
         "last",
+        "no_best",
+        "no_change",
+        "pc_head",
         "spec",
         "spread",
         "step",
         "sub_no",
         "sub_yes",
         "target",
+        "yes_best",
+        "yes_change",
     )
 
     def __init__(self, spec: MarketSpec, rnd: random.Random, sizes: list[str]) -> None:
         self.spec = spec
-        self.step = 1 if spec.tick < 0.005 else 10
-        step = self.step
-        self.spread = max(1, round(spec.spread / spec.tick)) * step
         k = round(spec.price * GRID)
+        # Polymarket quotes a 0.01-tick market beyond [0.04, 0.96] in 0.001 ticks (see tick_size_change below)
+        self.step = 1 if spec.tick < 0.005 or not 40 <= k <= GRID - 40 else 10
+        step = self.step
+        self.spread = max(1, round(spec.spread / spec.tick)) * (1 if spec.tick < 0.005 else 10)
         bid = (k - self.spread // 2) // step * step
         self.target = min(max(bid, step), GRID - step - self.spread)
         self.bids: dict[int, str] = {}
@@ -127,6 +136,19 @@ class MarketBook:
         self.last = min(max(round(spec.price * GRID), 1), GRID - 1)  # YES last trade price
         self.sub_yes = False
         self.sub_no = False
+        self.assets: tuple[str, ...] = ()
+        # constant frame prefixes (the hot path only fills in the variable fields)
+        cid = spec.condition_id
+        self.pc_head = f'{{"market":"{cid}","price_changes":['
+        self.yes_change = f'{{"asset_id":"{spec.yes}","price":"'
+        self.no_change = f'{{"asset_id":"{spec.no}","price":"'
+        self.yes_best = f'{{"event_type":"best_bid_ask","market":"{cid}","asset_id":"{spec.yes}","best_bid":"'
+        self.no_best = f'{{"event_type":"best_bid_ask","market":"{cid}","asset_id":"{spec.no}","best_bid":"'
+
+    def set_subscribed(self, yes: bool, no: bool) -> None:
+        self.sub_yes, self.sub_no = yes, no
+        spec = self.spec
+        self.assets = ((spec.yes,) if yes else ()) + ((spec.no,) if no else ())
 
     # --- wire views -----------------------------------------------------------------------------------------------
     def book_frame(self, asset: str, ts: str, hash_bits: int) -> str:
@@ -150,104 +172,112 @@ class MarketBook:
             PRICE[last],
         )
 
-    def assets(self) -> tuple[str, ...]:
-        spec = self.spec
-        if self.sub_yes and self.sub_no:
-            return (spec.yes, spec.no)
-        return (spec.yes,) if self.sub_yes else (spec.no,)
-
     # --- one market event -----------------------------------------------------------------------------------------
     def step_event(
         self, rnd: random.Random, sizes: list[str], ts: str, custom: bool, out: list[tuple[str, tuple[str, ...]]]
     ) -> None:
-        """Append this market's next event frame(s) with the assets each carries to ``out``."""
-        spec = self.spec
-        if rnd.random() < TRADE_SHARE:
+        """Append this market's next event frame(s), each with the assets it carries, to ``out``."""
+        random_ = rnd.random
+        if random_() < TRADE_SHARE:
             self._trade(rnd, sizes, ts, out)
             return
         step = self.step
-        if rnd.random() < WALK_SHARE:
-            move = step if rnd.random() < 0.5 else -step
+        if random_() < WALK_SHARE:
+            move = step if random_() < 0.5 else -step
             self.target = min(max(self.target + move, step), GRID - step - self.spread)
         price, size, buy = self._change(rnd, sizes)
-        bids, asks = self.bids, self.asks
-        book = bids if buy else asks
-        if size == "0":
-            del book[price]
+        bb, ba = old_bid, old_ask = self.best_bid, self.best_ask
+        if buy:
+            bids = self.bids
+            if size == "0":
+                del bids[price]
+                if price == bb:
+                    bb = self.best_bid = max(bids)
+            else:
+                bids[price] = size
+                if price > bb:
+                    bb = self.best_bid = price
         else:
-            book[price] = size
-        old_bid, old_ask = self.best_bid, self.best_ask
-        bb = self.best_bid = max(bids)
-        ba = self.best_ask = min(asks)
-        bits = rnd.getrandbits
-        entries = []
+            asks = self.asks
+            if size == "0":
+                del asks[price]
+                if price == ba:
+                    ba = self.best_ask = min(asks)
+            else:
+                asks[price] = size
+                if price < ba:
+                    ba = self.best_ask = price
+        hashes = f"{rnd.getrandbits(320):080x}"
         if self.sub_yes:
-            entries.append(
-                CHANGE.format(
-                    spec.yes, PRICE[price], size, "BUY" if buy else "SELL", f"{bits(160):040x}", PRICE[bb], PRICE[ba]
-                )
+            side = "BUY" if buy else "SELL"
+            yes = (
+                f'{self.yes_change}{PRICE[price]}","size":"{size}","side":"{side}","hash":"{hashes[:40]}",'
+                f'"best_bid":"{PRICE[bb]}","best_ask":"{PRICE[ba]}"}}'
             )
-        if self.sub_no:
-            entries.append(
-                CHANGE.format(
-                    spec.no,
-                    PRICE[GRID - price],
-                    size,
-                    "SELL" if buy else "BUY",
-                    f"{bits(160):040x}",
-                    PRICE[GRID - ba],
-                    PRICE[GRID - bb],
+            if self.sub_no:
+                side = "SELL" if buy else "BUY"
+                no = (
+                    f'{self.no_change}{PRICE[GRID - price]}","size":"{size}","side":"{side}","hash":"{hashes[40:]}",'
+                    f'"best_bid":"{PRICE[GRID - ba]}","best_ask":"{PRICE[GRID - bb]}"}}'
                 )
+                entries = f"{yes},{no}"
+            else:
+                entries = yes
+        else:
+            side = "SELL" if buy else "BUY"
+            entries = (
+                f'{self.no_change}{PRICE[GRID - price]}","size":"{size}","side":"{side}","hash":"{hashes[40:]}",'
+                f'"best_bid":"{PRICE[GRID - ba]}","best_ask":"{PRICE[GRID - bb]}"}}'
             )
-        assets = self.assets()
-        out.append((PRICE_CHANGE.format(spec.condition_id, ",".join(entries), ts), assets))
+        assets = self.assets
+        out.append((f'{self.pc_head}{entries}],"timestamp":"{ts}","event_type":"price_change"}}', assets))
         if custom and (bb != old_bid or ba != old_ask):
             spread = PRICE[ba - bb]
             if self.sub_yes:
-                out.append((BEST.format(spec.condition_id, spec.yes, PRICE[bb], PRICE[ba], spread, ts), (spec.yes,)))
+                frame = f'{self.yes_best}{PRICE[bb]}","best_ask":"{PRICE[ba]}","spread":"{spread}","timestamp":"{ts}"}}'
+                out.append((frame, assets[:1]))
             if self.sub_no:
-                out.append(
-                    (
-                        BEST.format(spec.condition_id, spec.no, PRICE[GRID - ba], PRICE[GRID - bb], spread, ts),
-                        (spec.no,),
-                    )
-                )
+                no_bid, no_ask = PRICE[GRID - ba], PRICE[GRID - bb]
+                frame = f'{self.no_best}{no_bid}","best_ask":"{no_ask}","spread":"{spread}","timestamp":"{ts}"}}'
+                out.append((frame, assets[-1:]))
         if step == 10 and (bb < 40 or ba > GRID - 40):
             # Polymarket refines the tick to 0.001 when a 0.01-tick market trades beyond [0.04, 0.96].
             self.step = 1
             for asset in assets:
-                out.append((TICK_CHANGE.format(asset, spec.condition_id, "0.001", "0.01", ts), (asset,)))
+                out.append((TICK_CHANGE.format(asset, self.spec.condition_id, "0.001", "0.01", ts), (asset,)))
 
     def _change(self, rnd: random.Random, sizes: list[str]) -> tuple[int, str, bool]:
         """The next level change (price, new aggregate size or "0", bid side?) that keeps the book uncrossed."""
-        bids, asks, step = self.bids, self.asks, self.step
         bb, ba = self.best_bid, self.best_ask
         tb = self.target
         ta = tb + self.spread
-        pick = sizes[rnd.randrange(len(sizes))]
+        pick = sizes[rnd.getrandbits(SIZE_BITS)]
         if ba < ta:  # the price moved up: clear the asks below the new target first
-            return (ba, "0", False) if len(asks) > 1 else (ta, pick, False)
+            return (ba, "0", False) if len(self.asks) > 1 else (ta, pick, False)
         if bb > tb:  # moved down: clear the bids above it
-            return (bb, "0", True) if len(bids) > 1 else (tb, pick, True)
+            return (bb, "0", True) if len(self.bids) > 1 else (tb, pick, True)
         if bb < tb:  # bb < tb < ta <= ba: a new best bid
             return tb, pick, True
         if ba > ta:
             return ta, pick, False
-        buy = rnd.random() < 0.5
-        book = bids if buy else asks
-        n = len(book)
         r = rnd.random()
-        if n < DEPTH and r < 0.5 or n < MIN_LEVELS:
+        buy = r < 0.5
+        book = self.bids if buy else self.asks
+        best = bb if buy else ba
+        r = rnd.random()
+        if r < 0.45:  # a new aggregate size at the best level
+            return best, pick, buy
+        n = len(book)
+        step = self.step
+        if (n < DEPTH and r < 0.75) or n < MIN_LEVELS:  # a new level deeper in the book
             price = (min(book) - step * rnd.randint(1, 3)) if buy else (max(book) + step * rnd.randint(1, 3))
-            if step <= price <= GRID - step and price not in book:
+            if step <= price <= GRID - step:
                 return price, pick, buy
-        if r > 0.85 and n > MIN_LEVELS:
-            price = rnd.choice(list(book))
-            if price != (bb if buy else ba):
-                return price, "0", buy
-        # a new aggregate size at one of the top levels
-        levels = sorted(book, reverse=buy)[:5]
-        return rnd.choice(levels), pick, buy
+        levels = list(book)
+        price = levels[int(rnd.random() * n)]
+        if r > 0.85 and n > MIN_LEVELS and price != best:  # a level taken away
+            return price, "0", buy
+        return price, pick, buy
 
     def _trade(self, rnd: random.Random, sizes: list[str], ts: str, out: list[tuple[str, tuple[str, ...]]]) -> None:
         spec = self.spec
@@ -264,7 +294,7 @@ class MarketBook:
             spec.condition_id,
             PRICE[price],
             "BUY" if buy else "SELL",
-            sizes[rnd.randrange(len(sizes))],
+            sizes[rnd.getrandbits(SIZE_BITS)],
             ts,
             rnd.getrandbits(256),
         )
@@ -297,10 +327,7 @@ class Stream:
             book = self.books.get(spec.m)
             if book is None:
                 book = self.books[spec.m] = MarketBook(spec, self.rnd, self.sizes)
-            if is_yes:
-                book.sub_yes = True
-            else:
-                book.sub_no = True
+            book.set_subscribed(book.sub_yes or is_yes, book.sub_no or not is_yes)
             self.subscribed[asset] = book
             added.append(asset)
         if added:
@@ -313,10 +340,8 @@ class Stream:
             book = self.subscribed.pop(asset, None)
             if book is None:
                 continue
-            if asset == book.spec.yes:
-                book.sub_yes = False
-            else:
-                book.sub_no = False
+            is_yes = asset == book.spec.yes
+            book.set_subscribed(book.sub_yes and not is_yes, book.sub_no and is_yes)
             if not (book.sub_yes or book.sub_no):
                 del self.books[book.spec.m]  # a later subscription starts a fresh book
             removed.append(asset)

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,6 +22,7 @@ from mca_resources import factory
 from mca_resources.errors import UpstreamError
 from mca_resources.gamma import CrawlStats, GammaFilters
 from mca_resources.settings import get_settings
+from mca_resources.stream import MarketStream, StreamConfig
 from mca_resources.subgraph import MarketTokens
 
 
@@ -66,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--fidelity", type=int, default=60, help="minutes")
     bk = sub.add_parser("book", help="CLOB /book of one token")
     bk.add_argument("--token", required=True)
+    st = sub.add_parser("stream", help="market WebSocket events of some assets for a while")
+    st.add_argument("--asset", action="append", required=True, help="CLOB token id (repeatable)")
+    st.add_argument("--seconds", type=float, default=10.0)
     sg = sub.add_parser("subgraph", help="open interest, volume, trades of markets (condition:yes_token:no_token)")
     sg.add_argument("--market", action="append", required=True, help="CONDITION_ID:YES_TOKEN:NO_TOKEN")
     return p
@@ -128,6 +132,8 @@ async def run(args: argparse.Namespace, out: IO[bytes]) -> int:
             await clob.http.aclose()
         _write(out, [book])
         return 0
+    if args.what == "stream":
+        return await _stream(args, out)
     markets = []
     for spec in args.market:
         parts = spec.split(":")
@@ -143,6 +149,19 @@ async def run(args: argparse.Namespace, out: IO[bytes]) -> int:
     for failure in report.failures:
         sys.stderr.write(f"failed chunk on {failure.subgraph} ({len(failure.ids)} ids): {failure.reason}\n")
     return 0 if report.complete else 1
+
+
+async def _stream(args: argparse.Namespace, out: IO[bytes]) -> int:
+    settings = get_settings()
+    deadline = datetime.now(UTC) + timedelta(seconds=args.seconds)
+    async with MarketStream(StreamConfig(url=settings.ws_url), args.asset) as stream:
+        n = 0
+        async for event in stream.iter_until(deadline):
+            n += _write(out, [event])
+            if n % 100 == 0:
+                sys.stderr.write(f"\r{n} events, {stream.counters.reconnects} reconnects")
+        sys.stderr.write(f"\n{n} events; counters: {stream.counters.as_dict()}\n")
+    return 0
 
 
 def _run_to(args: argparse.Namespace, out: IO[bytes]) -> int:

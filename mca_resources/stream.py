@@ -33,8 +33,17 @@ Decisions (each one is a promise the tests check):
   connection (``end``). A gap left open at close/failure keeps ``end=None``. Every reconnect that delivered
   data closes exactly the one open gap, so closed gaps <= ``reconnects``.
 - **Deduplication.** An event is dropped when its ``dedupe_key`` is among the last ``dedupe_window``
-  (default 100 000) distinct keys delivered: a FIFO window (set + deque, O(1)); a repeated key does not refresh
-  its place. Dedupe runs before the subscription filter, over every parsed event. ``counters.duplicate_events``
+  (default 100 000) distinct keys seen: a FIFO window (set + deque, O(1)); a repeated key does not refresh
+  its place. One refinement: ``dedupe_key`` is content + exchange ms, so a quote that flickers A -> B -> A within
+  one millisecond (common with market makers) repeats a key without being a replay. An event that sets a piece of
+  state (a book, one price level of one side, the best bid/ask, the tick size) is therefore a duplicate only
+  while that state's last setter is the same key; if something else set it in between, the event is a real
+  return to an earlier state and is delivered (dropping it would leave the consumer on the wrong quote; the price
+  is that a replay arriving *after* its state changed again is delivered too: the two cannot be told apart).
+  The last setter per state is kept per subscribed asset (levels x assets) and forgotten on unsubscribe. Trades
+  and announcements have no state: a key in the window is a duplicate (old-schema trades without
+  ``transaction_hash`` that match in ms, price, size and side are indistinguishable from a replay).
+  Dedupe runs before the subscription filter, over every parsed event. ``counters.duplicate_events``
   counts dropped events; ``counters.duplicates`` counts *frames* whose every event was a duplicate, i.e. replayed
   messages, which is what a venue that "sends a message twice" counts.
 - **Unsubscribe.** ``unsubscribe(ids)`` removes the ids from the set *before* it sends the request, and the
@@ -55,6 +64,10 @@ Decisions (each one is a promise the tests check):
   and a histogram over ``LAG_BUCKETS_MS``.
 - **Raw hook.** ``on_raw(text, recv_ts)`` (sync or async) sees every frame as received, control frames included,
   before parsing, so raw JSONL can be landed first. An exception in the hook fails the stream (``StreamError``).
+- **Errors.** Connection failures (refused, reset, handshake refused, timeouts) are retried as above; an
+  invalid URL fails at once; anything unexpected fails the stream with a ``StreamError`` chaining the cause
+  rather than retrying a bug. One connection carries one asset set: more than ``MAX_ASSETS_PER_CONNECTION``
+  (500) is logged as a warning, not split (run several streams).
 - **Lifecycle.** ``async with`` starts the reader task and on exit cancels it, closes the socket and wakes any
   waiting consumer (iteration then ends); no task is left pending. One consumer at a time is supported.
 
@@ -78,12 +91,23 @@ from typing import Any, Generic, Literal, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from mca_core.records import Rejection, WsBook, WsEvent, WsMarketResolved, WsNewMarket
+from mca_core.records import (
+    Rejection,
+    WsBestBidAsk,
+    WsBook,
+    WsEvent,
+    WsMarketResolved,
+    WsNewMarket,
+    WsPriceChange,
+    WsTickSizeChange,
+)
 from mca_core.wsparse import dedupe_key, parse_ws_frame
 from mca_resources.errors import StreamError
 
 __all__ = [
     "LAG_BUCKETS_MS",
+    "MAX_ASSETS_PER_CONNECTION",
+    "BufferClosed",
     "DedupeWindow",
     "EventBuffer",
     "Gap",
@@ -93,6 +117,7 @@ __all__ = [
     "StreamConfig",
     "StreamCounters",
     "backoff_delay",
+    "state_slot",
 ]
 
 log = logging.getLogger("mca.stream")
@@ -104,6 +129,8 @@ T = TypeVar("T")
 #: Upper bounds (inclusive, ms) of the lag histogram buckets; one more bucket holds everything above.
 LAG_BUCKETS_MS: tuple[int, ...] = (10, 50, 100, 250, 500, 1_000, 5_000, 30_000)
 RECENT_REJECTIONS = 20
+#: Polymarket serves about this many assets per connection (3rd-party reports; the sandbox refuses more).
+MAX_ASSETS_PER_CONNECTION = 500
 
 
 def _now() -> datetime:
@@ -371,6 +398,19 @@ class StreamCounters:
 # ----------------------------------------------------------------------------------------- stream
 
 
+def state_slot(event: WsEvent) -> tuple[Any, ...] | None:
+    """The piece of market state an event sets (None for events that set no state: trades, announcements)."""
+    if isinstance(event, WsPriceChange):
+        return ("price_change", event.asset_id, event.side, event.price)
+    if isinstance(event, WsBestBidAsk):
+        return ("best_bid_ask", event.asset_id)
+    if isinstance(event, WsBook):
+        return ("book", event.asset_id)
+    if isinstance(event, WsTickSizeChange):
+        return ("tick_size_change", event.asset_id)
+    return None
+
+
 class MarketStream:
     """A market-channel subscription that outlives its connections; iterate it for deduplicated events."""
 
@@ -389,6 +429,7 @@ class MarketStream:
         self._rng = rng or random.Random()
         self._buffer: EventBuffer[WsEvent] = EventBuffer(config.queue_size, config.overflow)
         self._window = DedupeWindow(config.dedupe_window)
+        self._latest: dict[tuple[Any, ...], str] = {}  # state slot -> dedupe key of the event that last set it
         self._lock = asyncio.Lock()  # orders "send the subscription" against subscribe()/unsubscribe()
         self._ws: ClientConnection | None = None
         self._wake = asyncio.Event()  # set on every connect, failure and close
@@ -494,6 +535,12 @@ class MarketStream:
             if not new:
                 return []
             self._assets.update(dict.fromkeys(new))
+            if len(self._assets) > MAX_ASSETS_PER_CONNECTION:
+                log.warning(
+                    "%d assets on one connection; the venue serves about %d (split across streams)",
+                    len(self._assets),
+                    MAX_ASSETS_PER_CONNECTION,
+                )
             await self._send_operation("subscribe", new)
         log.info("subscribed %d asset(s); %d in total", len(new), len(self._assets))
         return new
@@ -506,6 +553,8 @@ class MarketStream:
                 return []
             for asset in gone:
                 del self._assets[asset]
+            dropped = set(gone)
+            self._latest = {slot: key for slot, key in self._latest.items() if slot[1] not in dropped}
             await self._send_operation("unsubscribe", gone)
         log.info("unsubscribed %d asset(s); %d in total", len(gone), len(self._assets))
         return gone
@@ -562,10 +611,16 @@ class MarketStream:
         duplicates = 0
         seen = self._window.seen
         wanted = self._wanted
+        latest = self._latest
         for event in events:
-            if seen(dedupe_key(event)):
+            key = dedupe_key(event)
+            slot = state_slot(event)
+            if seen(key) and (slot is None or latest.get(slot) == key):
                 duplicates += 1
-            elif wanted(event):
+                continue
+            if slot is not None:
+                latest[slot] = key
+            if wanted(event):
                 fresh.append(event)
             else:
                 c.filtered += 1

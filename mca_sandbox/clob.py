@@ -42,6 +42,8 @@ from mca_sandbox.world import DAY, MINUTE, VOID_5050
 MAX_RANGE_FINE = 15 * DAY  # fidelity <= 60 minutes
 MAX_RANGE_COARSE = 90 * DAY  # fidelity > 60 minutes
 MAX_BOOKS = 500
+MAX_FIDELITY = 525_600  # one year, in minutes
+MAX_TS = 1 << 40
 INTERVALS = {"1m": 30 * DAY, "1w": 7 * DAY, "1d": DAY, "6h": 6 * 3600, "1h": 3600, "max": None, "all": None}
 NO_BOOK = "No orderbook exists for the requested token id"
 _encode = msgspec.json.Encoder().encode
@@ -102,8 +104,8 @@ async def prices_history(request: web.Request) -> web.Response:
         return _error(str(exc))
     interval = q.get("interval")
     fidelity = 1 if fidelity is None else fidelity
-    if fidelity < 1:
-        return _error("fidelity must be an integer >= 1 (minutes)")
+    if not 1 <= fidelity <= MAX_FIDELITY:
+        return _error(f"fidelity must be an integer between 1 and {MAX_FIDELITY} (minutes)")
     if interval is not None and (start is not None or end is not None):
         return _error("interval and startTs/endTs are mutually exclusive")
     if interval is None and (start is None or end is None):
@@ -111,8 +113,8 @@ async def prices_history(request: web.Request) -> web.Response:
     if interval is not None and interval not in INTERVALS:
         return _error(f"invalid interval {interval!r}; expected one of {', '.join(INTERVALS)}")
     if start is not None and end is not None:
-        if start < 0 or end < start:
-            return _error("invalid time range: need 0 <= startTs <= endTs")
+        if start < 0 or end < start or end > MAX_TS:
+            return _error(f"invalid time range: need 0 <= startTs <= endTs <= {MAX_TS}")
         limit = MAX_RANGE_FINE if fidelity <= 60 else MAX_RANGE_COARSE
         if end - start > limit:
             return _error(

@@ -169,8 +169,8 @@ async def market(request: web.Request) -> web.Response:
         assert fidelity is not None
         assert start is not None
         assert end is not None
-        if fidelity < 1:
-            return _error("fidelity must be an integer >= 1 (minutes)")
+        if not 1 <= fidelity <= 525_600 or not 0 <= start <= end <= 1 << 40:
+            return _error("need 1 <= fidelity <= 525600 (minutes) and 0 <= start <= end <= 2**40")
         out["paths"] = truth_paths(v, m, start, end, fidelity)
     return _json(out)
 

@@ -16,7 +16,9 @@ DAY = 86_400
 
 
 def client(urls: dict[str, str]) -> ClobClient:
-    return ClobClient(HttpUpstream(urls["clob"], name="clob", retry=RetryPolicy(attempts=4, initial_s=0.001), limits={}))
+    return ClobClient(
+        HttpUpstream(urls["clob"], name="clob", retry=RetryPolicy(attempts=4, initial_s=0.001), limits={})
+    )
 
 
 def long_lived_market(world, min_days: int) -> int:
@@ -37,7 +39,8 @@ async def test_ninety_days_of_hourly_history_equals_the_venue_path(sandbox_facto
     history = await clob.prices_history(yes, start, end, fidelity_min=60)
     await clob.http.aclose()
     truth = httpx.get(
-        f"{box.base}/_truth/markets/{box.world.market_id(m)}", params={"paths": 1, "fidelity": 60, "start": start, "end": end}
+        f"{box.base}/_truth/markets/{box.world.market_id(m)}",
+        params={"paths": 1, "fidelity": 60, "start": start, "end": end},
     ).json()["paths"]
     expected = [(t, p) for t, p in zip(truth["t"], truth["p_market"], strict=True) if start <= t <= end]
     got = [(int(pt.ts.timestamp()), pt.p) for pt in history.points]
@@ -52,7 +55,9 @@ async def test_windows_do_not_duplicate_points(sandbox) -> None:
     yes, _ = sandbox.world.token_ids(m)
     e = int(sandbox.world.market_event[m])
     clob = client(sandbox.urls)
-    history = await clob.prices_history(yes, int(sandbox.world.event_created[e]), int(sandbox.world.event_resolved[e]), fidelity_min=30)
+    history = await clob.prices_history(
+        yes, int(sandbox.world.event_created[e]), int(sandbox.world.event_resolved[e]), fidelity_min=30
+    )
     await clob.http.aclose()
     stamps = [p.ts for p in history.points]
     assert stamps == sorted(set(stamps))
@@ -76,7 +81,9 @@ async def test_book_of_a_live_market_is_ordered_best_first(sandbox) -> None:
     assert book.asset_id == yes
     assert [lvl.price for lvl in book.bids] == sorted((lvl.price for lvl in book.bids), reverse=True)
     assert [lvl.price for lvl in book.asks] == sorted(lvl.price for lvl in book.asks)
-    assert book.best_bid is not None and book.best_ask is not None and book.best_bid < book.best_ask
+    assert book.best_bid is not None
+    assert book.best_ask is not None
+    assert book.best_bid < book.best_ask
 
 
 async def test_book_of_a_closed_market_is_a_404(sandbox) -> None:

@@ -55,7 +55,11 @@ async def test_filters_are_resent_on_every_page(sandbox) -> None:
 
 
 async def test_crawl_of_20000_markets_survives_faults(sandbox_factory) -> None:
-    rules = [FaultRule(route="gamma.*", status={500: 0.05, 502: 0.03, 503: 0.02, 429: 0.05}, retry_after=0.01, malformed_rate=0.01)]
+    rules = [
+        FaultRule(
+            route="gamma.*", status={500: 0.05, 502: 0.03, 503: 0.02, 429: 0.05}, retry_after=0.01, malformed_rate=0.01
+        )
+    ]
     box = sandbox_factory(markets=20_000, rules=rules)
     gamma = client(box.urls, RetryPolicy(attempts=12, initial_s=0.002, max_s=0.02, max_retry_after_s=0.02))
     crawl = await gamma.markets()

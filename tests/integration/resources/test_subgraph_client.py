@@ -37,7 +37,8 @@ async def test_metrics_equal_the_subgraph_truth(sandbox) -> None:
             assert row.volume_usd == pytest.approx(sum(float(b["scaledCollateralVolume"]) for b in books), abs=1e-9)
             assert row.trade_count == sum(int(b["tradesQuantity"]) for b in books)
         else:
-            assert row.volume_usd is None and row.trade_count is None
+            assert row.volume_usd is None
+            assert row.trade_count is None
 
 
 async def test_keyset_crawl_enumerates_every_orderbook_once(sandbox_factory) -> None:

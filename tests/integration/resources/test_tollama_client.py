@@ -11,7 +11,9 @@ from mca_sandbox.faults import FaultRule
 
 
 def client(url: str, timeout_s: float = 2.0) -> TollamaClient:
-    return TollamaClient(HttpUpstream(url, name="tollama", retry=RetryPolicy(attempts=1), limits={}, timeout_s=timeout_s))
+    return TollamaClient(
+        HttpUpstream(url, name="tollama", retry=RetryPolicy(attempts=1), limits={}, timeout_s=timeout_s)
+    )
 
 
 def request(model: str = "mock", **kw: object) -> TollamaRequest:

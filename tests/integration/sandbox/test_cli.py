@@ -16,7 +16,20 @@ MCA = [sys.executable, "-m", "mca_resources.cli"]
 @pytest.fixture(scope="module")
 def sandbox_process() -> Iterator[dict[str, str]]:
     proc = subprocess.Popen(
-        [*MCA, "sandbox", "--port", "0", "--seed", "7", "--markets", "2000", "--start", "2026-07-01", "--end", "2026-10-31"],
+        [
+            *MCA,
+            "sandbox",
+            "--port",
+            "0",
+            "--seed",
+            "7",
+            "--markets",
+            "2000",
+            "--start",
+            "2026-07-01",
+            "--end",
+            "2026-10-31",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -33,7 +46,8 @@ def sandbox_process() -> Iterator[dict[str, str]]:
 
 def test_ready_line_lists_every_upstream(sandbox_process: dict[str, str]) -> None:
     assert set(sandbox_process) == {"gamma", "clob", "ws", "subgraph", "tollama", "truth", "faults"}
-    assert sandbox_process["ws"].startswith("ws://127.0.0.1:") and sandbox_process["ws"].endswith("/ws/market")
+    assert sandbox_process["ws"].startswith("ws://127.0.0.1:")
+    assert sandbox_process["ws"].endswith("/ws/market")
 
 
 def test_the_process_answers_on_its_urls(sandbox_process: dict[str, str]) -> None:
@@ -55,7 +69,7 @@ def test_mca_without_a_command_prints_usage() -> None:
     [
         (["--markets", "0"], "--markets must be at least 1"),
         (["--start", "2026-10-01", "--end", "2026-09-01"], "--end is before --start"),
-        (["--faults", "[{\"route\": \"x\", \"bogus\": 1}]"], "invalid --faults"),
+        (["--faults", '[{"route": "x", "bogus": 1}]'], "invalid --faults"),
         (["--start", "yesterday"], "expected a date"),
     ],
 )

@@ -18,7 +18,9 @@ def test_defaults_point_at_the_real_polymarket() -> None:
 
 
 def test_env_overrides_are_typed() -> None:
-    s = settings_from_env({"MCA_GAMMA_URL": "http://127.0.0.1:9/gamma/", "MCA_HTTP_TIMEOUT_S": "2.5", "MCA_DATA_DIR": "/tmp/x"})
+    s = settings_from_env(
+        {"MCA_GAMMA_URL": "http://127.0.0.1:9/gamma/", "MCA_HTTP_TIMEOUT_S": "2.5", "MCA_DATA_DIR": "/tmp/x"}
+    )
     assert s == Settings(gamma_url="http://127.0.0.1:9/gamma", http_timeout_s=2.5, data_dir=Path("/tmp/x"))
 
 

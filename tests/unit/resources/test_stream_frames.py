@@ -262,3 +262,58 @@ async def test_subscribe_and_unsubscribe_without_a_connection_change_the_set_for
     assert await stream.unsubscribe([A, C]) == [A]
     assert stream.assets == (B,)
     assert json.loads(stream._subscription()) == {"assets_ids": [B], "type": "market", "custom_feature_enabled": True}
+
+
+def _best(asset: str, bid: str, ask: str) -> str:
+    return json.dumps(
+        {
+            "event_type": "best_bid_ask",
+            "market": MARKET,
+            "asset_id": asset,
+            "best_bid": bid,
+            "best_ask": ask,
+            "spread": "0.01",
+            "timestamp": str(TS_MS),
+        }
+    )
+
+
+def test_a_quote_that_flickers_back_within_one_millisecond_is_delivered_not_deduplicated() -> None:
+    stream = _stream(A)
+    first, moved, back = _best(A, "0.30", "0.40"), _best(A, "0.29", "0.40"), _best(A, "0.30", "0.40")
+    assert len(stream._accept(first, RECV)) == 1
+    assert len(stream._accept(moved, RECV)) == 1
+    # same key as `first` (same content, same ms), but the quote changed in between: a real move back
+    assert len(stream._accept(back, RECV)) == 1
+    # an immediate replay of that frame is a duplicate again
+    assert stream._accept(back, RECV) == []
+    assert (stream.counters.duplicates, stream.counters.delivered) == (1, 0)
+
+
+def test_a_price_level_set_back_to_an_earlier_size_in_the_same_millisecond_is_delivered() -> None:
+    stream = _stream(A)
+    level = _price_change((A, "0.31", "h0"))
+    cancelled = json.dumps(
+        {
+            "market": MARKET,
+            "price_changes": [{"asset_id": A, "price": "0.31", "size": "0", "side": "BUY", "hash": "h1"}],
+            "timestamp": str(TS_MS),
+            "event_type": "price_change",
+        }
+    )
+    assert len(stream._accept(level, RECV)) == 1
+    assert len(stream._accept(cancelled, RECV)) == 1
+    assert len(stream._accept(level, RECV)) == 1  # the order came back: the book hash repeats
+    assert stream._accept(level, RECV) == []
+    # a trade carries no state: its key in the window is always a replay
+    assert len(stream._accept(_trade(A, "0x07"), RECV)) == 1
+    assert len(stream._accept(_trade(A, "0x08"), RECV)) == 1
+    assert stream._accept(_trade(A, "0x07"), RECV) == []
+
+
+async def test_unsubscribing_forgets_the_state_slots_of_the_removed_assets() -> None:
+    stream = _stream(A, B)
+    stream._accept(_price_change((A, "0.31", "h1"), (B, "0.69", "h2")), RECV)
+    assert {slot[1] for slot in stream._latest} == {A, B}
+    await stream.unsubscribe([A])
+    assert {slot[1] for slot in stream._latest} == {B}

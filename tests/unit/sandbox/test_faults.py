@@ -14,7 +14,9 @@ from mca_sandbox.faults import setup as faults_setup
 
 
 def test_compact_plan_parses_every_kind() -> None:
-    rules = parse_plan("gamma.*:429=0.05,500=0.1,malformed=0.01,latency_ms=3;ws.market:disconnect_after=2000,duplicate=0.02")
+    rules = parse_plan(
+        "gamma.*:429=0.05,500=0.1,malformed=0.01,latency_ms=3;ws.market:disconnect_after=2000,duplicate=0.02"
+    )
     assert rules[0].route == "gamma.*"
     assert rules[0].status == {429: 0.05, 500: 0.1}
     assert rules[0].malformed_rate == 0.01

@@ -37,7 +37,9 @@ def test_same_seed_gives_the_same_world() -> None:
     assert a.token_ids(17) == b.token_ids(17)
     ts_a, pt_a, pm_a = a.paths(17, 0, 2**40, 3600)
     ts_b, pt_b, pm_b = b.paths(17, 0, 2**40, 3600)
-    assert np.array_equal(ts_a, ts_b) and np.array_equal(pm_a, pm_b) and np.array_equal(pt_a, pt_b)
+    assert np.array_equal(ts_a, ts_b)
+    assert np.array_equal(pm_a, pm_b)
+    assert np.array_equal(pt_a, pt_b)
 
 
 def test_other_seed_gives_another_world() -> None:
@@ -101,8 +103,12 @@ def test_lifecycle_has_every_label(world: World) -> None:
 
 def test_market_price_applies_the_category_distortion() -> None:
     """With beta != 1 the market price is the inverse recalibration of the (lagged) true belief."""
-    w = make(400, seed=9, distortion={c: (0.3, 2.0) for c in ("politics", "crypto", "sports", "economics", "culture", "science")})
-    ts, p_true, price = w.paths(5, 0, 2**40, 3600)
+    w = make(
+        400,
+        seed=9,
+        distortion={c: (0.3, 2.0) for c in ("politics", "crypto", "sports", "economics", "culture", "science")},
+    )
+    ts, _p_true, price = w.paths(5, 0, 2**40, 3600)
     lag = int(w.market_lag_min[5]) * 60
     belief = np.clip(w.true_probability_at(5, ts - lag), 1e-12, 1 - 1e-12)
     expected = 1 / (1 + np.exp(-((np.log(belief / (1 - belief)) - 0.3) / 2.0)))
@@ -128,5 +134,7 @@ def test_some_slugs_change_once(world: World) -> None:
 
 def test_token_ids_are_long_decimal_strings(world: World) -> None:
     yes, no = world.token_ids(0)
-    assert yes.isdigit() and no.isdigit() and yes != no
+    assert yes.isdigit()
+    assert no.isdigit()
+    assert yes != no
     assert 70 <= len(yes) <= 78

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mca_sandbox.ws import TruthLog
-from mca_sandbox.ws_stream import GRID, PRICE, MarketBook, MarketSpec, Stream, size_pool
+from mca_sandbox.ws_stream import GRID, PRICE, MarketSpec, Stream, size_pool
 
 YES, NO = "1" * 77, "2" * 77
 CID = "0x" + "ab" * 32
@@ -97,7 +97,8 @@ def test_book_frames_have_the_fixture_fields_and_polymarket_level_order(fixtures
         assert book["tick_size"] == "0.001"
         bids = [Decimal(level["price"]) for level in book["bids"]]
         asks = [Decimal(level["price"]) for level in book["asks"]]
-        assert bids == sorted(bids) and asks == sorted(asks, reverse=True)  # best level LAST on both sides
+        assert bids == sorted(bids)
+        assert asks == sorted(asks, reverse=True)
         assert bids[-1] < asks[-1]
         assert all(_numeric_string(level["size"]) for level in book["bids"] + book["asks"])
     yes, no = dump
@@ -126,7 +127,8 @@ def test_event_frames_match_the_real_fixture_shapes(fixtures_dir: Path) -> None:
             # the complementary token: YES BUY at p is NO SELL at 1 - p with the same size
             assert (yes["asset_id"], no["asset_id"]) == (YES, NO)
             assert Decimal(yes["price"]) + Decimal(no["price"]) == 1
-            assert {yes["side"], no["side"]} == {"BUY", "SELL"} and yes["size"] == no["size"]
+            assert {yes["side"], no["side"]} == {"BUY", "SELL"}
+            assert yes["size"] == no["size"]
             assert Decimal(yes["best_bid"]) + Decimal(no["best_ask"]) == 1
             for entry in frame["price_changes"]:
                 assert all(_numeric_string(entry[k]) for k in ("price", "size", "best_bid", "best_ask"))
@@ -134,8 +136,10 @@ def test_event_frames_match_the_real_fixture_shapes(fixtures_dir: Path) -> None:
         elif kind == "last_trade_price":
             assert set(frame) == set(real_trade) | {"transaction_hash"}
             assert re.fullmatch(r"0x[0-9a-f]{64}", frame["transaction_hash"])
-            assert frame["side"] in ("BUY", "SELL") and frame["fee_rate_bps"] == "0"
-            assert _numeric_string(frame["price"]) and _numeric_string(frame["size"])
+            assert frame["side"] in ("BUY", "SELL")
+            assert frame["fee_rate_bps"] == "0"
+            assert _numeric_string(frame["price"])
+            assert _numeric_string(frame["size"])
         else:
             assert list(frame) == list(real_best)
             assert Decimal(frame["best_ask"]) - Decimal(frame["best_bid"]) == Decimal(frame["spread"]) > 0
@@ -209,7 +213,8 @@ def test_unsubscribing_both_tokens_drops_the_book_and_a_new_subscription_starts_
     assert stream.unsubscribe([YES]) == [YES]
     assert len(stream.active) == 1
     assert stream.unsubscribe([NO, "unknown"]) == [NO]
-    assert stream.active == [] and stream.books == {}
+    assert stream.active == []
+    assert stream.books == {}
 
 
 # --- the truth log ----------------------------------------------------------------------------------------------------

@@ -31,7 +31,17 @@ async def crawl(url: str) -> tuple[int, float, int]:
 
 def main() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mca_sandbox.cli", "--port", "0", "--markets", str(MARKETS), "--faults", "gamma.*:throttle=on"],
+        [
+            sys.executable,
+            "-m",
+            "mca_sandbox.cli",
+            "--port",
+            "0",
+            "--markets",
+            str(MARKETS),
+            "--faults",
+            "gamma.*:throttle=on",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -45,7 +55,8 @@ def main() -> None:
         proc.wait(10)
     rate = n / elapsed
     print(f"crawled {n:,} markets in {pages:,} keyset pages in {elapsed:.1f} s: {rate:,.0f} markets/s")
-    print(f"ceiling at the published limit: {CEILING_MARKETS_PER_S:,.0f} markets/s -> ratio {rate / CEILING_MARKETS_PER_S:.2f}")
+    ratio = rate / CEILING_MARKETS_PER_S
+    print(f"ceiling at the published limit: {CEILING_MARKETS_PER_S:,.0f} markets/s -> ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -8,18 +8,55 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from mca_assets.cutoff import assets as cutoff_assets
+from mca_assets.cutoff import checks as cutoff_checks
+from mca_assets.features import assets as features_assets
+from mca_assets.features import checks as features_checks
+from mca_assets.history import assets as history_assets
+from mca_assets.history import checks as history_checks
+from mca_assets.ingest import assets as ingest_assets
+from mca_assets.jobs import daily_job, daily_schedule
+from mca_assets.labels import assets as labels_assets
+from mca_assets.labels import checks as labels_checks
+from mca_assets.normalize import assets as normalize_assets
+from mca_assets.normalize import checks as normalize_checks
+from mca_assets.registry import assets as registry_assets
+from mca_assets.registry import checks as registry_checks
+from mca_assets.snapshots import assets as snapshots_assets
+from mca_assets.snapshots import checks as snapshots_checks
+from mca_assets.subgraph import assets as subgraph_assets
+from mca_assets.subgraph import checks as subgraph_checks
 from mca_resources.dagster_resources import PolymarketResource, TollamaResource
-from mca_resources.settings import get_settings
+from mca_resources.dagster_storage import StorageResource
+from mca_resources.settings import Settings, get_settings
+
+ASSET_MODULES = [
+    ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
+    labels_assets, cutoff_assets, features_assets,
+]  # fmt: skip
+CHECK_MODULES = [
+    normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
+    cutoff_checks, features_checks,
+]  # fmt: skip
 
 
-def build_definitions() -> dg.Definitions:
-    settings = get_settings()
+def resources_for(settings: Settings) -> dict[str, object]:
+    """The resources of a deployment (tests build them for a temporary data directory and the sandbox)."""
+    return {
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "storage": StorageResource(data_dir=str(settings.data_dir)),
+        "polymarket": PolymarketResource.from_settings(settings),
+        "tollama": TollamaResource(url=settings.tollama_url),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        resources={
-            "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
-            "polymarket": PolymarketResource.from_settings(settings),
-            "tollama": TollamaResource(url=settings.tollama_url),
-        },
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=[check for module in CHECK_MODULES for check in module.checks],
+        jobs=[daily_job],
+        schedules=[daily_schedule],
+        resources=resources_for(settings or get_settings()),
     )
 
 

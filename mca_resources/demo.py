@@ -1,6 +1,9 @@
-"""``mca demo`` (what ``make demo`` runs): start the sandbox venue and print the URLs and how to try them.
+"""``mca demo`` (what ``make demo`` runs): the platform on the sandbox, end to end.
 
-Later stages (the Dagster graph, the service, the dashboard) join here as they land.
+1. starts ``mca sandbox`` (a seeded world ending today) and points every ``MCA_*`` upstream at it;
+2. backfills the last ``--days`` daily partitions of the graph into ``$MCA_DATA_DIR`` (a progress line per day),
+   recorded in the Dagster instance at ``$MCA_DATA_DIR/dagster_home``;
+3. starts the Dagster UI and daemon, and prints every URL. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -9,10 +12,16 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import httpx
+
+REPO_FILES = Path(__file__).resolve().parents[1]
 
 
 def start_sandbox(
@@ -20,43 +29,69 @@ def start_sandbox(
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start ``mca sandbox`` as a child process and return it with the URLs from its READY line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mca_sandbox.cli",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-        "--markets",
-        str(markets),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_path.open("w"), text=True)
+    cmd = [sys.executable, "-m", "mca_sandbox.cli", "--host", host, "--port", str(port), "--seed", str(seed),
+           "--markets", str(markets)]  # fmt: skip
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:
-        if line.startswith("READY "):
-            return proc, json.loads(line[len("READY ") :])
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise SystemExit(f"mca demo: the sandbox did not start; see {log_path}")
+    line = proc.stdout.readline()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise SystemExit(f"mca demo: the sandbox did not start; see {log_path}")
+    return proc, json.loads(line[len("READY ") :])
+
+
+def upstream_env(urls: dict[str, str], data_dir: Path) -> dict[str, str]:
+    return {
+        "MCA_GAMMA_URL": urls["gamma"],
+        "MCA_CLOB_URL": urls["clob"],
+        "MCA_WS_URL": urls["ws"],
+        "MCA_SUBGRAPH_URL": urls["subgraph"],
+        "MCA_TOLLAMA_URL": urls["tollama"],
+        "MCA_DATA_DIR": str(data_dir.resolve()),
+        "DAGSTER_HOME": str((data_dir / "dagster_home").resolve()),
+    }
+
+
+def backfill(days: list[date]) -> None:
+    """Materialize the daily job for each day, in this process, recorded in the instance (visible in the UI)."""
+    import dagster as dg
+
+    from mca_assets.definitions import build_definitions
+    from mca_resources.settings import settings_from_env
+
+    defs = build_definitions(settings_from_env(os.environ))
+    job = defs.resolve_job_def("daily_job")
+    instance = dg.DagsterInstance.get()
+    for i, day in enumerate(days, 1):
+        began = time.monotonic()
+        sys.stdout.write(f"\r[{i}/{len(days)}] materializing {day} ...")
+        sys.stdout.flush()
+        result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
+        status = "ok" if result.success else "FAILED (see the run in the UI)"
+        sys.stdout.write(f"\r[{i}/{len(days)}] {day}: {status} in {time.monotonic() - began:.0f} s\n")
+        sys.stdout.flush()
+
+
+def wait_http(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return True
+        time.sleep(0.5)
+    return False
 
 
 def how_to_try(urls: dict[str, str]) -> str:
-    gamma, clob, truth = urls["gamma"], urls["clob"], urls["truth"]
+    gamma, truth = urls["gamma"], urls["truth"]
     return "\n".join(
         [
             "Try it:",
             f"  curl -s '{gamma}/markets/keyset?limit=2&closed=false' | python3 -m json.tool | head -40",
-            f"  curl -s '{gamma}/events/keyset?limit=1' | python3 -m json.tool | head -20",
             f"  curl -s '{truth}/world'",
             f"  curl -s '{urls['tollama']}/v1/health'",
-            f"  # CLOB: take a token id from clobTokenIds above, then  curl -s '{clob}/book?token_id=<id>'",
-            f"  # WebSocket: connect to {urls['ws']} and send "
-            '{"assets_ids":["<token id>"],"type":"market","custom_feature_enabled":true}',
+            f"  MCA_GAMMA_URL={gamma} .venv/bin/mca fetch gamma-markets --closed true --max-pages 1 | head -3",
         ]
     )
 
@@ -65,26 +100,58 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mca demo", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--sandbox-port", type=int, default=int(os.environ.get("MCA_SANDBOX_PORT", "8765")))
+    p.add_argument("--ui-port", type=int, default=int(os.environ.get("MCA_UI_PORT", "3000")))
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--markets", type=int, default=2000)
-    p.add_argument("--exit-after-ready", action="store_true", help="start, print the URLs, stop (smoke test)")
+    p.add_argument("--days", type=int, default=14, help="daily partitions to backfill, ending yesterday")
+    p.add_argument("--exit-after-ready", action="store_true", help="stop once everything is up (smoke test)")
     args = p.parse_args(argv)
     data_dir = Path(os.environ.get("MCA_DATA_DIR", "./data"))
-    proc, urls = start_sandbox(args.host, args.sandbox_port, args.seed, args.markets, data_dir / "logs" / "sandbox.log")
-    print("mca demo is up:")
-    for name, url in urls.items():
-        print(f"  {name:<9} {url}")
-    print(how_to_try(urls), flush=True)
+    logs = data_dir / "logs"
+    procs: list[subprocess.Popen[str]] = []
     try:
+        sandbox, urls = start_sandbox(args.host, args.sandbox_port, args.seed, args.markets, logs / "sandbox.log")
+        procs.append(sandbox)
+        print("sandbox venue:")
+        for name, url in urls.items():
+            print(f"  {name:<9} {url}")
+        env = upstream_env(urls, data_dir)
+        os.environ.update(env)
+        home = Path(env["DAGSTER_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_FILES / "dagster.yaml", home / "dagster.yaml")
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        days = [yesterday - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
+        if days:
+            print(f"backfilling {len(days)} daily partitions {days[0]} .. {days[-1]} into {data_dir}")
+            backfill(days)
+        bin_dir = Path(sys.executable).parent
+        workspace = str(REPO_FILES / "workspace.yaml")
+        with (logs / "dagster-webserver.log").open("w") as log:
+            procs.append(subprocess.Popen(
+                [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", args.host, "-p", str(args.ui_port)],
+                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO_FILES,
+            ))  # fmt: skip
+        with (logs / "dagster-daemon.log").open("w") as log:
+            procs.append(subprocess.Popen(
+                [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO_FILES,
+            ))  # fmt: skip
+        ui = f"http://{args.host}:{args.ui_port}"
+        up = wait_http(f"{ui}/server_info", 120)
+        print(f"Dagster UI: {ui}" + ("" if up else f" (not answering yet; see {logs}/dagster-webserver.log)"))
+        print(how_to_try(urls), flush=True)
         if not args.exit_after_ready:
             print("Ctrl-C stops the demo.", flush=True)
-            proc.wait()
+            procs[0].wait()
     except KeyboardInterrupt:
         pass
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
     return 0
 
 

@@ -49,6 +49,7 @@ class GammaFilters:
     clob_token_ids: Sequence[str] = ()
     liquidity_num_min: float | None = None
     volume_num_min: float | None = None
+    include_tag: bool | None = None
 
     def params(self) -> dict[str, Any]:
         """Query parameters in Gamma's spelling; lists as repeated parameters."""

@@ -18,6 +18,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import polars as pl
+
+from mca_core.onchain import market_activity
 from mca_resources.errors import GraphQLError, InvalidResponse, UpstreamError
 from mca_resources.http import HttpUpstream
 
@@ -25,7 +28,6 @@ OI_SUBGRAPH = "oi-subgraph/0.0.6"
 ORDERBOOK_SUBGRAPH = "orderbook-subgraph/0.0.1"
 PAGE_SIZE = 1000
 IDS_PER_CHUNK = 100
-USDC_DECIMALS = 1_000_000
 
 
 @cache
@@ -149,17 +151,18 @@ class SubgraphClient:
             self._by_ids(ORDERBOOK_SUBGRAPH, "orderbooks_by_ids", "orderbooks", token_ids, report),
         )
         failed = {i for f in report.failures for i in f.ids}
-        for m in markets:
-            if m.condition_id in failed or m.yes_token_id in failed or m.no_token_id in failed:
-                continue
-            oi_row = oi.get(m.condition_id)
-            sides = [books[t] for t in (m.yes_token_id, m.no_token_id) if t in books]
-            report.rows.append(
-                SubgraphMetrics(
-                    condition_id=m.condition_id,
-                    open_interest_usd=int(oi_row["amount"]) / USDC_DECIMALS if oi_row else None,
-                    volume_usd=sum(float(s["scaledCollateralVolume"]) for s in sides) if sides else None,
-                    trade_count=sum(int(s["tradesQuantity"]) for s in sides) if sides else None,
-                )
-            )
+        complete = [m for m in markets if not {m.condition_id, m.yes_token_id, m.no_token_id} & failed]
+        frame = market_activity(
+            pl.DataFrame(
+                [(m.condition_id, m.yes_token_id, m.no_token_id) for m in complete],
+                schema={"condition_id": pl.String, "yes_token_id": pl.String, "no_token_id": pl.String},
+                orient="row",
+            ),
+            pl.DataFrame(list(oi.values()), schema={"id": pl.String, "amount": pl.String}),
+            pl.DataFrame(
+                list(books.values()),
+                schema={"id": pl.String, "tradesQuantity": pl.String, "scaledCollateralVolume": pl.String},
+            ),
+        )
+        report.rows = [SubgraphMetrics(**row) for row in frame.iter_rows(named=True)]
         return report

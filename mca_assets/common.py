@@ -1,0 +1,65 @@
+"""What every stage shares: partition dates, the warehouse pool, retry policy, writing and metadata helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import duckdb
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from mca_resources.warehouse import ensure_schema, replace_partition
+
+#: Every asset that writes the warehouse runs in this pool (limit 1 in dagster.yaml): one writer at a time.
+WAREHOUSE_POOL = "warehouse"
+
+#: Network-bound assets retry the whole step a few times on top of the clients' own request retries.
+NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+#: One run can cover a range of days (UI backfills and `--partition-range`); each day is its own transaction.
+BACKFILL = dg.BackfillPolicy.single_run()
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> list[date]:
+    """The UTC days this run covers, in order."""
+    window = context.partition_time_window
+    start = window.start.date()
+    days = (window.end - window.start).days
+    return [start + timedelta(days=i) for i in range(days)]
+
+
+def day_bounds(dt: date) -> tuple[datetime, datetime]:
+    """[start, end) of a UTC day as aware datetimes."""
+    start = datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+@contextmanager
+def warehouse_connection(warehouse: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection with the schema in place; never hold it across network I/O."""
+    with warehouse.get_connection() as conn:
+        ensure_schema(conn)
+        yield conn
+
+
+def write_days(warehouse: DuckDBResource, table: str, frames: dict[date, pl.DataFrame]) -> dict[str, int]:
+    """Replace each day's partition of ``table`` (one transaction per day); returns rows per day."""
+    written: dict[str, int] = {}
+    with warehouse_connection(warehouse) as conn:
+        for dt, frame in frames.items():
+            written[dt.isoformat()] = replace_partition(conn, table, dt, frame)
+    return written
+
+
+def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
+    """A markdown preview of the first rows, for the asset's materialization page."""
+    if frame.is_empty():
+        return dg.MetadataValue.md("_no rows_")
+    head = frame.head(rows)
+    cols = head.columns
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if v is None else str(v)[:40] for v in row) + " |" for row in head.iter_rows()]
+    return dg.MetadataValue.md("\n".join(lines))

@@ -1,0 +1,60 @@
+"""``core.features``: per market and snapshot, the features trust and alerts read (`mca_core.features`).
+
+Returns and volatility look back up to a day, so the day before is read along with the day itself; only the
+day's rows are written.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from mca_assets.checklib import non_empty_result, non_empty_spec
+from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection, write_days
+from mca_assets.partitions import daily_partitions
+from mca_assets.snapshots.assets import SNAPSHOTS_KEY
+from mca_core.features import build_features
+from mca_resources.warehouse import read_frame
+
+FEATURES_KEY = dg.AssetKey(["core", "features"])
+FEATURE_COLUMNS = [
+    "dt", "market_id", "ts", "p_yes", "ret_1h", "ret_1d", "vol_24h", "volume_velocity", "oi_change", "tte_hours",
+    "liquidity_bucket", "spread",
+]  # fmt: skip
+
+
+@dg.asset(
+    key=FEATURES_KEY,
+    check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
+    deps=[SNAPSHOTS_KEY],
+    partitions_def=daily_partitions,
+    backfill_policy=BACKFILL,
+    pool=WAREHOUSE_POOL,
+    group_name="features",
+    kinds={"duckdb", "polars"},
+    owners=["team:research"],
+    code_version="1",
+    description="Returns, volatility, volume velocity, open-interest change, time to expiry, liquidity, spread.",
+)
+def features(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    frames = {}
+    with warehouse_connection(warehouse) as conn:
+        for dt in partition_dates(context):
+            snapshots = read_frame(
+                conn,
+                "SELECT dt, market_id, ts, p_yes, best_bid, best_ask, volume_usd, open_interest_usd, liquidity_usd, "
+                "end_ts FROM core.market_snapshots WHERE dt BETWEEN ? AND ?",
+                [dt - timedelta(days=1), dt],
+            )
+            built = build_features(snapshots)
+            frames[dt] = built.filter(pl.col("dt") == dt).select(FEATURE_COLUMNS).sort("market_id", "ts")
+    written = write_days(warehouse, "core.features", frames)
+    return dg.MaterializeResult(
+        check_results=[non_empty_result(written, dg.AssetCheckSeverity.WARN)],
+        metadata={
+            "rows": sum(written.values()),
+            "rows_per_day": dg.MetadataValue.json(written),
+            "preview": preview(frames[max(frames)]),
+        },
+    )

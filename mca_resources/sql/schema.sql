@@ -1,0 +1,144 @@
+-- The warehouse's tables (DESIGN.md §5, §10). Idempotent: run at the start of every writing asset.
+-- Partition columns are real DATEs; timestamps are TIMESTAMPTZ in UTC. Keys are documented per table and
+-- enforced by asset checks (DuckDB keys would turn a bad row into a failed run without telling which row).
+CREATE SCHEMA IF NOT EXISTS core;
+CREATE SCHEMA IF NOT EXISTS calib;
+CREATE SCHEMA IF NOT EXISTS trust;
+CREATE SCHEMA IF NOT EXISTS alerts;
+CREATE SCHEMA IF NOT EXISTS reports;
+CREATE SCHEMA IF NOT EXISTS rt;
+
+-- key (dt, market_id): every market open at some moment of the UTC day dt
+CREATE TABLE IF NOT EXISTS core.markets (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    condition_id VARCHAR,
+    event_id VARCHAR,
+    question VARCHAR,
+    slug VARCHAR,
+    category VARCHAR NOT NULL,
+    yes_token_id VARCHAR,
+    no_token_id VARCHAR,
+    start_ts TIMESTAMPTZ,
+    end_ts TIMESTAMPTZ,
+    closed_ts TIMESTAMPTZ,
+    created_ts TIMESTAMPTZ,
+    closed BOOLEAN NOT NULL,
+    active BOOLEAN,
+    neg_risk BOOLEAN,
+    p_yes DOUBLE,
+    outcome_prices DOUBLE[],
+    uma_resolution_status VARCHAR,
+    volume_usd DOUBLE,
+    volume_24h DOUBLE,
+    liquidity_usd DOUBLE,
+    best_bid DOUBLE,
+    best_ask DOUBLE,
+    spread DOUBLE,
+    liquidity_bucket VARCHAR NOT NULL
+);
+
+-- key market_id: the latest known identity of every market ever seen
+CREATE TABLE IF NOT EXISTS core.market_registry (
+    market_id VARCHAR NOT NULL,
+    condition_id VARCHAR,
+    event_id VARCHAR,
+    slug VARCHAR,
+    question VARCHAR,
+    category VARCHAR,
+    yes_token_id VARCHAR,
+    no_token_id VARCHAR,
+    first_seen_dt DATE NOT NULL,
+    last_seen_dt DATE NOT NULL
+);
+
+-- key (dt, market_id, field): a tracked field whose value on dt differs from the previous day it was seen
+CREATE TABLE IF NOT EXISTS core.registry_changes (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    field VARCHAR NOT NULL,
+    old_value VARCHAR,
+    new_value VARCHAR,
+    previous_dt DATE NOT NULL
+);
+
+-- key (dt, condition_id)
+CREATE TABLE IF NOT EXISTS core.subgraph_metrics (
+    dt DATE NOT NULL,
+    condition_id VARCHAR NOT NULL,
+    market_id VARCHAR,
+    open_interest_usd DOUBLE,
+    volume_usd DOUBLE,
+    trade_count BIGINT
+);
+
+-- key (market_id, ts); dt = the cohort partition that fetched it
+CREATE TABLE IF NOT EXISTS core.price_history (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    token_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    p DOUBLE NOT NULL
+);
+
+-- key (dt, market_id, ts)
+CREATE TABLE IF NOT EXISTS core.market_snapshots (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    source VARCHAR NOT NULL,
+    p_yes DOUBLE,
+    best_bid DOUBLE,
+    best_ask DOUBLE,
+    volume_usd DOUBLE,
+    liquidity_usd DOUBLE,
+    open_interest_usd DOUBLE,
+    end_ts TIMESTAMPTZ
+);
+
+-- key (dt, market_id): the cohort of markets that resolved on dt
+CREATE TABLE IF NOT EXISTS core.resolutions (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    event_id VARCHAR,
+    condition_id VARCHAR,
+    yes_token_id VARCHAR,
+    resolved_ts TIMESTAMPTZ NOT NULL,
+    label VARCHAR NOT NULL,
+    y TINYINT,
+    category VARCHAR,
+    liquidity_bucket VARCHAR,
+    volume_usd DOUBLE
+);
+
+-- key (dt, market_id, horizon)
+CREATE TABLE IF NOT EXISTS core.cutoff_snapshots (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    event_id VARCHAR,
+    horizon VARCHAR NOT NULL,
+    cutoff_ts TIMESTAMPTZ NOT NULL,
+    snapshot_ts TIMESTAMPTZ NOT NULL,
+    p_yes DOUBLE NOT NULL,
+    staleness_seconds BIGINT NOT NULL,
+    y TINYINT NOT NULL,
+    category VARCHAR,
+    liquidity_bucket VARCHAR,
+    volume_usd DOUBLE
+);
+
+-- key (dt, market_id, ts)
+CREATE TABLE IF NOT EXISTS core.features (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    p_yes DOUBLE,
+    ret_1h DOUBLE,
+    ret_1d DOUBLE,
+    vol_24h DOUBLE,
+    volume_velocity DOUBLE,
+    oi_change DOUBLE,
+    tte_hours DOUBLE,
+    liquidity_bucket VARCHAR,
+    spread DOUBLE
+);

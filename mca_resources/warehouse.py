@@ -1,0 +1,120 @@
+"""The DuckDB warehouse: schema, transactional partition replace, and an ordered content hash.
+
+Only Dagster runs open the warehouse file. Connections are short-lived (opened per write, closed before any
+network I/O). A partition write is one transaction, ``BEGIN; DELETE ... WHERE dt = ?; INSERT ...; COMMIT``, so a
+reader or a crash never sees a half-written partition and re-materializing a partition gives identical rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import cache
+from importlib import resources
+
+import duckdb
+import polars as pl
+
+#: The tables written per daily partition, with their key columns (checked by asset checks).
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "core.markets": ("dt", "market_id"),
+    "core.registry_changes": ("dt", "market_id", "field"),
+    "core.subgraph_metrics": ("dt", "condition_id"),
+    "core.price_history": ("market_id", "ts"),
+    "core.market_snapshots": ("dt", "market_id", "ts"),
+    "core.resolutions": ("dt", "market_id"),
+    "core.cutoff_snapshots": ("dt", "market_id", "horizon"),
+    "core.features": ("dt", "market_id", "ts"),
+    "core.market_registry": ("market_id",),
+}
+
+
+@cache
+def schema_sql() -> str:
+    return resources.files("mca_resources").joinpath("sql", "schema.sql").read_text()
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create every schema and table if missing (idempotent)."""
+    conn.execute(schema_sql())
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, name = table.split(".")
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    if not rows:
+        raise KeyError(f"unknown table {table}")
+    return [r[0] for r in rows]
+
+
+def replace_partition(conn: duckdb.DuckDBPyConnection, table: str, dt: date, frame: pl.DataFrame) -> int:
+    """Atomically replace the rows of ``dt`` in ``table`` with ``frame`` (columns by name); returns rows written.
+
+    The frame must hold exactly the table's columns (extra or missing columns raise before anything changes),
+    and every row's ``dt`` must equal the partition.
+    """
+    columns = _columns(conn, table)
+    missing = set(columns) - set(frame.columns)
+    extra = set(frame.columns) - set(columns)
+    if missing or extra:
+        raise ValueError(
+            f"{table}: frame columns differ from the table (missing {sorted(missing)}, extra {sorted(extra)})"
+        )
+    if frame.height and (frame["dt"] != dt).any():
+        raise ValueError(f"{table}: every row must belong to partition {dt}")
+    ordered = frame.select(columns)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {table} WHERE dt = ?", [dt])
+        if ordered.height:
+            conn.register("_partition_rows", ordered)
+            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _partition_rows")
+            conn.unregister("_partition_rows")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return ordered.height
+
+
+def read_frame(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """Run a query (positional ``?`` or named ``$name`` parameters) and return a Polars frame.
+
+    Zoned timestamps come back in UTC (DuckDB labels them with the session's zone name, e.g. ``Etc/UTC``).
+    """
+    frame = conn.sql(sql, params=params or None).pl()
+    return frame.with_columns(pl.selectors.datetime(time_zone="*").dt.convert_time_zone("UTC"))
+
+
+def upsert_rows(conn: duckdb.DuckDBPyConnection, table: str, key: str, frame: pl.DataFrame) -> int:
+    """Replace the rows of ``table`` whose ``key`` appears in ``frame`` with ``frame``, in one transaction."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.register("_upsert_rows", frame)
+        conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _upsert_rows)")
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _upsert_rows")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.unregister("_upsert_rows")
+    return frame.height
+
+
+def partition_hash(conn: duckdb.DuckDBPyConnection, table: str, dt: date | None = None) -> str:
+    """sha256 over the table's rows (of partition ``dt``) in key order: equal hashes mean identical rows."""
+    keys = ", ".join(TABLE_KEYS[table])
+    where = "WHERE dt = ?" if dt is not None else ""
+    rows = conn.execute(f"SELECT * FROM {table} {where} ORDER BY {keys}", [dt] if dt is not None else []).fetchall()
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(repr(row).encode())
+    return digest.hexdigest()

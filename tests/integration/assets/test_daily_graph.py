@@ -1,0 +1,156 @@
+"""The daily graph against the sandbox: complete, equal to the truth, idempotent, and checked."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import duckdb
+import httpx
+import pytest
+
+from mca_assets.definitions import build_definitions
+from mca_resources.warehouse import TABLE_KEYS, partition_hash
+from tests.integration.assets.conftest import Graph
+
+DAILY_TABLES = [t for t in TABLE_KEYS if t not in ("core.market_registry", "core.price_history")]
+
+
+def connect(graph: Graph) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(graph.settings.warehouse_path), read_only=True)
+
+
+def test_a_partition_fills_every_table_and_passes_every_check(graph: Graph) -> None:
+    with connect(graph) as conn:
+        for table in ["core.markets", "core.resolutions", "core.price_history", "core.cutoff_snapshots",
+                      "core.market_snapshots", "core.features", "core.subgraph_metrics"]:  # fmt: skip
+            rows = conn.execute(f"SELECT count(*) FROM {table} WHERE dt = ?", [graph.dt]).fetchone()[0]
+            assert rows > 0, table
+        assert conn.execute("SELECT count(*) FROM core.market_registry").fetchone()[0] > 0
+        dtype = conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'markets' AND column_name = 'dt'"
+        ).fetchone()[0]
+        assert dtype == "DATE"
+
+
+def test_every_check_passed_on_a_clean_partition(graph: Graph) -> None:
+    result = graph.materialize()
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) >= 20
+    failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
+    assert failed in ([], [("core/markets", "fresh")])  # the test window lies in the past: freshness WARNs
+
+
+def test_cohort_labels_equal_the_truth(graph: Graph) -> None:
+    truth = {m["market_id"]: m["label"] for m in graph.truth_resolutions(graph.dt)}
+    with connect(graph) as conn:
+        got = dict(conn.execute("SELECT market_id, label FROM core.resolutions WHERE dt = ?", [graph.dt]).fetchall())
+    assert got == truth
+    assert {"RESOLVED_TRUE", "RESOLVED_FALSE"} <= set(got.values())
+
+
+def test_void_and_unresolved_labels_equal_the_truth_on_the_days_they_occur(graph: Graph) -> None:
+    truth = httpx.get(f"{graph.sandbox.base}/_truth/markets", params={"limit": 10000}).json()["markets"]
+    special = [m for m in truth if m["label"] in ("VOID", "UNRESOLVED") and m["resolved_ts"]]
+    days = sorted({datetime.fromtimestamp(m["resolved_ts"], UTC).date() for m in special} - {graph.dt})[-2:]
+    for day in days:
+        assert graph.materialize(day.isoformat()).success
+        expected = {m["market_id"]: m["label"] for m in graph.truth_resolutions(day)}
+        with connect(graph) as conn:
+            got = dict(conn.execute("SELECT market_id, label FROM core.resolutions WHERE dt = ?", [day]).fetchall())
+        assert got == expected
+        assert {"VOID", "UNRESOLVED"} & set(got.values())
+
+
+def test_cutoff_prices_equal_the_venue_path_at_or_before_the_cutoff(graph: Graph) -> None:
+    with connect(graph) as conn:
+        rows = conn.execute(
+            "SELECT market_id, horizon, cutoff_ts, snapshot_ts, p_yes FROM core.cutoff_snapshots WHERE dt = ? "
+            "ORDER BY market_id, horizon LIMIT 40",
+            [graph.dt],
+        ).fetchall()
+    assert rows
+    for market_id, _, cutoff_ts, snapshot_ts, p_yes in rows:
+        end = int(cutoff_ts.timestamp()) + 1
+        paths = httpx.get(
+            f"{graph.sandbox.base}/_truth/markets/{market_id}",
+            params={"paths": 1, "fidelity": 60, "start": end - 3 * 86400, "end": end + 3600},
+        ).json()["paths"]
+        before = [(t, p) for t, p in zip(paths["t"], paths["p_market"], strict=True) if t <= end - 1]
+        assert before, market_id
+        assert (int(snapshot_ts.timestamp()), p_yes) == before[-1]
+        assert snapshot_ts <= cutoff_ts
+
+
+def test_rematerializing_leaves_every_table_identical(graph: Graph) -> None:
+    with connect(graph) as conn:
+        before = {t: partition_hash(conn, t, graph.dt if t != "core.price_history" else None) for t in DAILY_TABLES}
+        registry = partition_hash(conn, "core.market_registry")
+    assert graph.materialize().success
+    with connect(graph) as conn:
+        after = {t: partition_hash(conn, t, graph.dt if t != "core.price_history" else None) for t in DAILY_TABLES}
+        assert partition_hash(conn, "core.market_registry") == registry
+    assert after == before
+
+
+def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Graph) -> None:
+    day = graph.dt - timedelta(days=1)
+    reference = graph.materialize(day.isoformat())
+    assert reference.success
+    with connect(graph) as conn:
+        expected = {t: partition_hash(conn, t, day) for t in DAILY_TABLES}
+    httpx.post(f"{graph.sandbox.base}/_faults", json=[{"route": "clob.prices_history", "status": {"503": 1.0}}])
+    try:
+        broken = graph.materialize(day.isoformat())
+    finally:
+        httpx.post(f"{graph.sandbox.base}/_faults", json=[])
+    assert not broken.success
+    assert graph.materialize(day.isoformat()).success
+    with connect(graph) as conn:
+        assert {t: partition_hash(conn, t, day) for t in DAILY_TABLES} == expected
+        dupes = conn.execute("SELECT count(*) - count(DISTINCT (market_id, ts)) FROM core.price_history").fetchone()
+        assert dupes[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("table", "corruption", "check"),
+    [
+        ("core.markets", "INSERT INTO core.markets SELECT * FROM core.markets LIMIT 1", "keys_unique"),
+        ("core.markets", "UPDATE core.markets SET p_yes = 1.5 WHERE rowid = (SELECT min(rowid) FROM core.markets)",
+         "probabilities_in_range"),
+        ("core.resolutions", "UPDATE core.resolutions SET label = 'MAYBE' WHERE rowid = 0", "label_vocabulary"),
+        ("core.resolutions", "UPDATE core.resolutions SET dt = dt - 1 WHERE rowid = 0", "resolved_on_its_day"),
+        ("core.cutoff_snapshots", "UPDATE core.cutoff_snapshots SET snapshot_ts = cutoff_ts + INTERVAL 1 HOUR "
+         "WHERE rowid = 0", "never_after_cutoff"),
+        ("core.cutoff_snapshots", "UPDATE core.cutoff_snapshots SET y = 2 WHERE rowid = 0", "outcome_is_binary"),
+        ("core.price_history", "UPDATE core.price_history SET p = -0.1 WHERE rowid = 0", "probabilities_in_range"),
+        ("core.price_history", "INSERT INTO core.price_history SELECT * FROM core.price_history LIMIT 1",
+         "keys_unique"),
+        ("core.market_snapshots", "UPDATE core.market_snapshots SET ts = ts + INTERVAL 3 DAY WHERE rowid = 0",
+         "inside_its_day"),
+        ("core.features", "UPDATE core.features SET spread = -1 WHERE rowid = 0", "bounded"),
+        ("core.subgraph_metrics", "UPDATE core.subgraph_metrics SET trade_count = -5 WHERE rowid = 0", "non_negative"),
+        ("core.registry_changes", "INSERT INTO core.registry_changes VALUES (DATE '2026-09-02', 'x', 'slug', 'a', 'a', "
+         "DATE '2026-09-01')", "changes_change_something"),
+        ("core.market_registry", "INSERT INTO core.market_registry SELECT * FROM core.market_registry LIMIT 1",
+         "keys_unique"),
+    ],
+)  # fmt: skip
+def test_a_corrupted_row_fails_its_check(graph: Graph, tmp_path, table: str, corruption: str, check: str) -> None:
+    copy = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute(f"ATTACH '{graph.settings.warehouse_path}' AS src (READ_ONLY)")
+        conn.execute("COPY FROM DATABASE src TO warehouse")
+        conn.execute("DETACH src")
+        conn.execute(corruption)
+    check_key = dg.AssetCheckKey(dg.AssetKey(table.split(".")), check)
+    one_check = dg.define_asset_job("one_check", selection=dg.AssetSelection.checks(check_key))
+    defs = dg.Definitions.merge(
+        build_definitions(replace(graph.settings, data_dir=tmp_path)), dg.Definitions(jobs=[one_check])
+    )
+    result = defs.resolve_job_def("one_check").execute_in_process(instance=graph.instance, raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.check_name for e in evaluations] == [check]
+    assert not evaluations[0].passed
+    assert evaluations[0].metadata["violations"].value >= 1

@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from mca_resources.errors import ClientError, PaginationError
 from mca_resources.warehouse import ensure_schema, replace_partition
 
 #: Every asset that writes the warehouse runs in this pool (limit 1 in dagster.yaml): one writer at a time.
@@ -35,6 +36,15 @@ def day_bounds(dt: date) -> tuple[datetime, datetime]:
     """[start, end) of a UTC day as aware datetimes."""
     start = datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+@contextmanager
+def upstream_errors(what: str) -> Iterator[None]:
+    """Step retries are for transient failures: a 4xx or a broken paging contract fails the step for good."""
+    try:
+        yield
+    except (ClientError, PaginationError) as exc:
+        raise dg.Failure(f"{what}: {exc}", allow_retries=False) from exc
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-
 DAILY_GROUPS = ("ingest", "normalize", "registry", "subgraph", "history", "snapshots", "labels", "cutoff", "features")
 
 daily_job = dg.define_asset_job(

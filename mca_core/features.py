@@ -70,6 +70,7 @@ FEATURE_COLUMNS: Final = (
 _HOUR_US: Final = 3_600_000_000
 _DAY_US: Final = 24 * _HOUR_US
 _UTC_US: Final = pl.Datetime("us", "UTC")
+_SERIES_COLUMNS: Final = ("ret_1h", "ret_1d", "vol_24h", "volume_velocity", "oi_change")
 #: Upper bound of the internal (market, ts) sort key; markets are processed in pieces below it.
 _MAX_KEY: Final = 2**62
 _REQUIRED: Final = (
@@ -201,16 +202,25 @@ def _in_key_order(piece: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
     return piece
 
 
-def _last_index_at_or_before(lag_us: int) -> pl.Expr:
-    """Row number of the last row with ``_key <= _key - lag`` (-1 if none); rows sorted by ``_key``."""
-    return pl.col("_key").search_sorted(pl.col("_key") - lag_us, side="right").cast(pl.Int64) - 1
+def _look_back(piece: pl.DataFrame, lag_us: int, values: dict[str, str]) -> pl.DataFrame:
+    """Add ``values`` (source -> new name) from the last row of the same market with ``ts <= ts - lag``.
 
-
-def _look_back(at: str, value: str) -> pl.Expr:
-    """``value`` at row ``at`` when that row belongs to the same market, else null."""
-    safe = pl.col(at).clip(lower_bound=0)
-    same_market = (pl.col(at) >= 0) & (pl.col("_code").gather(safe) == pl.col("_code"))
-    return pl.when(same_market).then(pl.col(value).gather(safe)).otherwise(pl.lit(None, dtype=pl.Float64))
+    ``piece`` must be sorted by ``_key``; one as-of join on the integer key covers every market at
+    once (a match in another market is rejected by comparing codes). Row order is kept.
+    """
+    right = piece.select(
+        pl.col("_key").alias("_key_before"),
+        pl.col("_code").alias("_code_before"),
+        *[pl.col(source).alias(name) for source, name in values.items()],
+    )
+    joined = piece.with_columns((pl.col("_key") - lag_us).alias("_target")).join_asof(
+        right, left_on="_target", right_on="_key_before", strategy="backward", check_sortedness=False
+    )
+    same_market = pl.col("_code_before") == pl.col("_code")
+    return joined.with_columns(
+        pl.when(same_market).then(pl.col(name)).otherwise(pl.lit(None, dtype=pl.Float64)).alias(name)
+        for name in values.values()
+    ).drop("_target", "_key_before", "_code_before")
 
 
 def _relative_change(now: pl.Expr, before: pl.Expr, floor: float) -> pl.Expr:
@@ -226,20 +236,17 @@ def _series_features(piece: pl.DataFrame, config: FeatureConfig) -> pl.DataFrame
     # (ts - 24 h, ts), so a rolling window that excludes both its ends sees just them.
     next_step = pl.when(code == code.shift(-1)).then(p.shift(-1) - p).otherwise(pl.lit(None, dtype=pl.Float64))
     vol_24h = next_step.rolling_std_by("_key", f"{_DAY_US}i", closed="none", min_samples=config.vol_min_points - 1)
-    piece = piece.with_columns(
-        _last_index_at_or_before(_HOUR_US).alias("_at_1h"), _last_index_at_or_before(_DAY_US).alias("_at_1d")
-    )
+    piece = _look_back(piece.with_columns(vol_24h.alias("vol_24h")), _HOUR_US, {"p_yes": "_p_1h"})
+    piece = _look_back(piece, _DAY_US, {"p_yes": "_p_1d", "volume_usd": "_vol_1d", "open_interest_usd": "_oi_1d"})
     floor = config.min_denominator_usd
     return piece.select(
         "_row",
         "dt",
-        (p - _look_back("_at_1h", "p_yes")).alias("ret_1h"),
-        (p - _look_back("_at_1d", "p_yes")).alias("ret_1d"),
-        vol_24h.alias("vol_24h"),
-        _relative_change(pl.col("volume_usd"), _look_back("_at_1d", "volume_usd"), floor).alias("volume_velocity"),
-        _relative_change(pl.col("open_interest_usd"), _look_back("_at_1d", "open_interest_usd"), floor).alias(
-            "oi_change"
-        ),
+        (p - pl.col("_p_1h")).alias("ret_1h"),
+        (p - pl.col("_p_1d")).alias("ret_1d"),
+        "vol_24h",
+        _relative_change(pl.col("volume_usd"), pl.col("_vol_1d"), floor).alias("volume_velocity"),
+        _relative_change(pl.col("open_interest_usd"), pl.col("_oi_1d"), floor).alias("oi_change"),
     )
 
 
@@ -260,9 +267,10 @@ def build_features(snapshots: pl.DataFrame, config: FeatureConfig = FeatureConfi
     # Rows are now in (market_id, ts) order, so the row number ranks (market_id, ts) and one
     # integer orders the output by (dt, market_id, ts).
     day = pl.col("dt").cast(pl.Int64)
-    series = series.with_columns(((day - day.min()) * pl.len() + pl.int_range(pl.len(), dtype=pl.Int64)).alias("_out"))
-    if not series.get_column("_out").is_sorted():
-        series = series.sort("_out")
+    out_order = series.select((day - day.min()) * pl.len() + pl.int_range(pl.len(), dtype=pl.Int64)).to_series()
+    series = series.select("_row", *_SERIES_COLUMNS)
+    if not out_order.is_sorted():
+        series = series[out_order.arg_sort()]
     rows = series.get_column("_row")
     if not rows.is_sorted():  # a permutation that is sorted is the identity: input already in order
         frame = frame[rows]

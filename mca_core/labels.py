@@ -22,9 +22,10 @@ price and token, whatever its name: ``Yes``, ``Up``, ``Long``...):
 Other columns:
 
 - ``resolved_ts``: ``closed_ts`` when present, else ``end_ts`` (Gamma ``closedTime``, else
-  ``endDate``), as given (UTC); null for markets not closed, or when both are null.
+  ``endDate``), as ``Datetime(us, UTC)`` (other zones converted, naive taken as UTC); null for
+  markets not closed, or when both are null.
 - ``cohort_dt``: the UTC calendar date of ``resolved_ts`` (the partition a resolution belongs
-  to); null when ``resolved_ts`` is null. Naive datetimes are taken as UTC.
+  to); null when ``resolved_ts`` is null.
 - ``y``: ``Int8`` 1 for ``RESOLVED_TRUE``, 0 for ``RESOLVED_FALSE``, null otherwise.
 
 Only ``RESOLVED_TRUE``/``RESOLVED_FALSE`` enter calibration; ``VOID`` and ``UNRESOLVED`` are kept
@@ -61,18 +62,13 @@ _EPS: Final = 1e-9
 _REQUIRED: Final = ("market_id", "closed", "outcome_prices", "uma_resolution_status", "closed_ts", "end_ts")
 
 
-def _utc_date(ts: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """UTC calendar date of a datetime column (tz-aware converted to UTC; naive taken as UTC)."""
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        ts = ts.dt.convert_time_zone("UTC")
-    return ts.dt.date()
-
-
-def _as_datetime(frame: pl.DataFrame, name: str) -> pl.Expr:
-    """The column, typed ``Datetime(us, UTC)`` when it arrived untyped (all null)."""
-    if frame.schema[name] == pl.Null:
-        return pl.col(name).cast(pl.Datetime("us", "UTC"))
-    return pl.col(name)
+def _as_utc(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """Column ``name`` as ``Datetime(us, UTC)``: other zones converted, naive taken as UTC."""
+    dtype = frame.schema[name]
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        col = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col.dt.convert_time_zone("UTC")
+    return col.cast(pl.Datetime("us", "UTC"))
 
 
 def label_markets(markets: pl.DataFrame) -> pl.DataFrame:
@@ -117,11 +113,11 @@ def label_markets(markets: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("VOID"))
         .otherwise(pl.lit("UNRESOLVED"))
     )
-    resolved_ts = pl.when(closed).then(pl.coalesce(_as_datetime(markets, "closed_ts"), _as_datetime(markets, "end_ts")))
+    resolved_ts = pl.when(closed).then(pl.coalesce(_as_utc(markets, "closed_ts"), _as_utc(markets, "end_ts")))
 
     out = markets.with_columns(label.alias("label"), resolved_ts.alias("resolved_ts"))
     out = out.with_columns(
-        _utc_date(pl.col("resolved_ts"), out.schema["resolved_ts"]).alias("cohort_dt"),
+        pl.col("resolved_ts").dt.date().alias("cohort_dt"),
         pl.when(pl.col("label") == "RESOLVED_TRUE")
         .then(pl.lit(1, dtype=pl.Int8))
         .when(pl.col("label") == "RESOLVED_FALSE")

@@ -60,10 +60,9 @@ def _col(value: IntoExpr) -> pl.Expr:
 
 def _bucket(value: pl.Expr, edges: tuple[float, ...], labels: tuple[str, ...]) -> pl.Expr:
     """Label of the half-open interval ``[edges[i-1], edges[i])`` holding ``value`` (null stays null)."""
-    expr: pl.Expr = pl.lit(labels[-1])
-    for edge, label in reversed(list(zip(edges, labels[:-1], strict=True))):
-        expr = pl.when(value < edge).then(pl.lit(label)).otherwise(expr)
-    return pl.when(value.is_null()).then(pl.lit(None, dtype=pl.String)).otherwise(expr)
+    index = pl.sum_horizontal([(value >= edge).cast(pl.UInt32) for edge in edges])
+    index = pl.when(value.is_null()).then(pl.lit(None, dtype=pl.UInt32)).otherwise(index)
+    return pl.lit(pl.Series(labels, dtype=pl.String)).gather(index)
 
 
 def liquidity_bucket(

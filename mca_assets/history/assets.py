@@ -21,6 +21,7 @@ from mca_assets.common import (
     WAREHOUSE_POOL,
     partition_dates,
     preview,
+    upstream_errors,
     warehouse_connection,
     write_days,
 )
@@ -90,7 +91,10 @@ def price_history_raw(
     per_day = {}
     for dt in partition_dates(context):
         cohort = _cohort_tokens(warehouse, dt)  # read, then close the warehouse before any network call
-        with RawLanding(storage.raw_dir, PRICE_HISTORY, dt, context.run.run_id) as landing:
+        with (
+            upstream_errors(f"price history {dt}"),
+            RawLanding(storage.raw_dir, PRICE_HISTORY, dt, context.run.run_id) as landing,
+        ):
             points = asyncio.run(_fetch(polymarket.clob(raw_sink=landing.write), cohort, config.fidelity_min))
         per_day[dt.isoformat()] = {"markets": cohort.height, "pages": landing.pages, "points": points}
         context.log.info(f"price history {dt}: {cohort.height} markets, {landing.pages} pages, {points} points")

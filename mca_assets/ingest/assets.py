@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from mca_assets.common import BACKFILL, NETWORK_RETRY, partition_dates
+from mca_assets.common import BACKFILL, NETWORK_RETRY, partition_dates, upstream_errors
 from mca_assets.partitions import daily_partitions
 from mca_resources.dagster_resources import PolymarketResource
 from mca_resources.dagster_storage import StorageResource
@@ -50,7 +50,7 @@ def _land(
 ) -> dg.MaterializeResult:
     per_day: dict[str, dict[str, int]] = {}
     for dt in partition_dates(context):
-        with RawLanding(storage.raw_dir, kind, dt, context.run.run_id) as landing:
+        with upstream_errors(f"{kind} {dt}"), RawLanding(storage.raw_dir, kind, dt, context.run.run_id) as landing:
             records, rejected, pages = asyncio.run(_crawl(polymarket.gamma(raw_sink=landing.write), kind, dt))
         per_day[dt.isoformat()] = {"records": records, "rejected": rejected, "pages": pages, "bytes": landing.bytes}
         context.log.info(f"{kind} {dt}: {records} records ({rejected} rejected) in {pages} pages")

@@ -1,8 +1,9 @@
 """``core.market_snapshots``: what each market looked like during the day.
 
-Two sources, marked in ``source``: every price-history point of the day for the day's cohort (``clob_history``;
-only the day's own cohort, so a partition never depends on which other days were materialized), and one snapshot at the close of the day for every market still open, from the Gamma crawl
-with on-chain open interest (``gamma_close``). For a backfilled day the Gamma close reflects the crawl time.
+Two sources, marked in ``source``: every price-history point of the day for the day's own cohort
+(``clob_history``; only the day's cohort, so a partition never depends on which other days were materialized),
+and one snapshot at the close of the day for every market still open, from the Gamma crawl with on-chain open
+interest (``gamma_close``). For a backfilled day the Gamma close reflects the crawl time.
 """
 
 import dagster as dg

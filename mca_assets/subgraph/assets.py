@@ -18,6 +18,7 @@ from mca_assets.common import (
     WAREHOUSE_POOL,
     partition_dates,
     preview,
+    upstream_errors,
     warehouse_connection,
     write_days,
 )
@@ -73,7 +74,10 @@ def subgraph_raw(
     for dt in partition_dates(context):
         tokens = _tokens(warehouse, dt)
         markets = [MarketTokens(r[1], r[2], r[3]) for r in tokens.iter_rows()]
-        with RawLanding(storage.raw_dir, SUBGRAPH, dt, context.run.run_id) as landing:
+        with (
+            upstream_errors(f"subgraph {dt}"),
+            RawLanding(storage.raw_dir, SUBGRAPH, dt, context.run.run_id) as landing,
+        ):
             report = asyncio.run(_metrics(polymarket.subgraph(raw_sink=landing.write), markets))
             if report.failures:
                 failed = sum(len(f.ids) for f in report.failures)

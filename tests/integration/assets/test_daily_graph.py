@@ -100,7 +100,7 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
     assert reference.success
     with connect(graph) as conn:
         expected = {t: partition_hash(conn, t, day) for t in DAILY_TABLES}
-    httpx.post(f"{graph.sandbox.base}/_faults", json=[{"route": "clob.prices_history", "status": {"503": 1.0}}])
+    httpx.post(f"{graph.sandbox.base}/_faults", json=[{"route": "clob.prices_history", "status": {"404": 1.0}}])
     try:
         broken = graph.materialize(day.isoformat())
     finally:

@@ -57,6 +57,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[daily_job],
         schedules=[daily_schedule],
         resources=resources_for(settings or get_settings()),
+        # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
+        executor=dg.in_process_executor,
     )
 
 

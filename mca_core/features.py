@@ -161,15 +161,22 @@ def _typed(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_market_codes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_row`` (input row number) and ``_code`` (Int64 rank of ``market_id``: codes sort like ids)."""
-    markets = frame.get_column("market_id").unique().sort()
-    return frame.with_row_index("_row").with_columns(
-        pl.col("market_id").cast(pl.Enum(markets)).to_physical().cast(pl.Int64).alias("_code")
-    )
+    """Add ``_row`` (input row number) and ``_code`` (Int64 rank of ``market_id``: codes sort like ids).
+
+    Ids are looked up once per run of equal consecutive ids, which is cheap for the usual inputs
+    (grouped by market within a day) and no worse for shuffled ones.
+    """
+    ids = pl.col("market_id")
+    run_starts = (ids != ids.shift(1)).fill_null(True)
+    runs = frame.select(run_starts.alias("start"), (run_starts.cum_sum() - 1).alias("run"))
+    heads = frame.get_column("market_id").filter(runs.get_column("start"))
+    markets = heads.unique().sort()
+    head_codes = heads.cast(pl.Enum(markets)).to_physical().cast(pl.Int64)
+    return frame.with_row_index("_row").with_columns(head_codes.gather(runs.get_column("run")).alias("_code"))
 
 
 def _pieces(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
-    """Split by market code into pieces whose ``_key`` (Int64) stays below ``_MAX_KEY``.
+    """Split by market code into pieces whose ``_key`` (Int64) stays below ``_MAX_KEY``; ``ts`` is dropped.
 
     ``_key = (code - first code of the piece) * stride + (ts - min ts)`` in microseconds, with
     ``stride`` the time span plus a gap longer than any look-back, so one sorted integer orders
@@ -188,7 +195,7 @@ def _pieces(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
         piece = (
             frame if per_piece >= n_codes else frame.filter(pl.col("_code").is_between(first, first + per_piece - 1))
         )
-        yield piece.with_columns(((pl.col("_code") - first) * stride + (epoch - low)).alias("_key"))
+        yield piece.with_columns(((pl.col("_code") - first) * stride + (epoch - low)).alias("_key")).drop("ts")
 
 
 def _in_key_order(piece: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
@@ -200,6 +207,20 @@ def _in_key_order(piece: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
         row = snapshots.row(int(repeated.item(0, "_row")), named=True)
         raise ValueError(f"build_features: two snapshots of market {row['market_id']!r} at {row['ts']}")
     return piece
+
+
+def _in_output_order(frame: pl.DataFrame) -> bool:
+    """Whether rows are strictly increasing in (dt, _code, ts)."""
+    dt, code, ts = pl.col("dt"), pl.col("_code"), pl.col("ts")
+
+    def after(col: pl.Expr) -> pl.Expr:
+        return col > col.shift(1)
+
+    def same(col: pl.Expr) -> pl.Expr:
+        return col == col.shift(1)
+
+    increasing = after(dt) | (same(dt) & (after(code) | (same(code) & after(ts))))
+    return bool(frame.select(increasing.fill_null(True).all()).item())
 
 
 def _look_back(piece: pl.DataFrame, lag_us: int, values: dict[str, str]) -> pl.DataFrame:
@@ -264,22 +285,21 @@ def build_features(snapshots: pl.DataFrame, config: FeatureConfig = FeatureConfi
     inputs = frame.select("_row", "_code", "dt", "ts", "p_yes", "volume_usd", "open_interest_usd")
     pieces = [_series_features(_in_key_order(piece, frame), config) for piece in _pieces(inputs)]
     series = pl.concat(pieces) if len(pieces) > 1 else pieces[0]
-    # Rows are now in (market_id, ts) order, so the row number ranks (market_id, ts) and one
-    # integer orders the output by (dt, market_id, ts).
-    day = pl.col("dt").cast(pl.Int64)
-    out_order = series.select((day - day.min()) * pl.len() + pl.int_range(pl.len(), dtype=pl.Int64)).to_series()
-    series = series.select("_row", *_SERIES_COLUMNS)
-    if not out_order.is_sorted():
-        series = series[out_order.arg_sort()]
-    rows = series.get_column("_row")
-    if not rows.is_sorted():  # a permutation that is sorted is the identity: input already in order
-        frame = frame[rows]
+    # ``series`` is in (market_id, ts) order; bring it to the output order (dt, market_id, ts).
+    if _in_output_order(frame):  # the usual case: put each result back at its input row
+        n = series.height
+        rows = series.get_column("_row").cast(pl.Int64)
+        at = pl.zeros(n, dtype=pl.Int64, eager=True).scatter(rows, pl.int_range(n, dtype=pl.Int64, eager=True))
+        series = series.select(_SERIES_COLUMNS)[at]
+    else:  # the row number ranks (market_id, ts), so one integer orders by (dt, market_id, ts)
+        day = pl.col("dt").cast(pl.Int64)
+        order = series.select((day - day.min()) * pl.len() + pl.int_range(pl.len(), dtype=pl.Int64)).to_series()
+        series = series.select("_row", *_SERIES_COLUMNS)[order.arg_sort()]
+        frame = frame[series.get_column("_row")]
 
     hours_left = (pl.col("end_ts") - pl.col("ts")).dt.total_microseconds().cast(pl.Float64) / _HOUR_US
     bid, ask = pl.col("best_bid"), pl.col("best_ask")
-    return pl.concat(
-        [frame, series.select("ret_1h", "ret_1d", "vol_24h", "volume_velocity", "oi_change")], how="horizontal"
-    ).select(
+    return pl.concat([frame, series.select(_SERIES_COLUMNS)], how="horizontal").select(
         "dt",
         "market_id",
         "ts",

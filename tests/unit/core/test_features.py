@@ -14,13 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from mca_core import features
 from mca_core.features import FEATURE_COLUMNS, FeatureConfig, build_features
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "dt": pl.Date,
     "market_id": pl.String,
     "ts": pl.Datetime("us", "UTC"),
@@ -99,7 +100,7 @@ def reference_features(rows: list[dict[str, Any]]) -> pl.DataFrame:
                 "liquidity_usd": row["liquidity_usd"],
             }
         )
-    schema = {name: SCHEMA.get(name, pl.Float64) for name in FEATURE_COLUMNS}
+    schema: dict[str, Any] = {name: SCHEMA.get(name, pl.Float64) for name in FEATURE_COLUMNS}
     schema["liquidity_bucket"] = pl.String
     return pl.DataFrame(out, schema=schema).sort("dt", "market_id", "ts")
 
@@ -152,7 +153,10 @@ def assert_close(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshot_rows())
 def test_features_match_slow_reference(rows: list[dict[str, Any]]) -> None:
-    assert_close(build_features(frame(rows)), reference_features(rows))
+    expected = reference_features(rows)
+    assert_close(build_features(frame(rows)), expected)
+    # input already in output order takes another path back to it
+    assert_close(build_features(frame(rows).sort("dt", "market_id", "ts")), expected)
 
 
 @settings(max_examples=60, deadline=None)
@@ -281,6 +285,23 @@ def test_output_sorted_by_dt_market_ts_and_typed() -> None:
     assert out.schema["ts"] == pl.Datetime("us", "UTC")
     assert out.schema["liquidity_bucket"] == pl.String
     assert all(out.schema[c] == pl.Float64 for c in ("ret_1h", "ret_1d", "vol_24h", "tte_hours", "spread"))
+
+
+def test_markets_split_into_pieces_give_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide time spans are processed a few markets at a time; the split must not change a value."""
+    rows = [
+        snapshot(m, T0 + i * HOUR + timedelta(minutes=7 * k), (i * (k + 3) % 10) / 10, volume_usd=float(i * k))
+        for k, m in enumerate("abcde")
+        for i in range(60)
+    ]
+    whole = build_features(frame(rows))
+    span_us = int((max(r["ts"] for r in rows) - T0).total_seconds() * 1e6)
+    stride = span_us + int(DAY.total_seconds() * 1e6) + 1
+    monkeypatch.setattr(features, "_MAX_KEY", 2 * stride + 1)  # two markets per piece: pieces ab, cd, e
+    assert_frame_equal(build_features(frame(rows)), whole)
+    monkeypatch.setattr(features, "_MAX_KEY", stride)
+    with pytest.raises(ValueError, match="span"):
+        build_features(frame(rows))
 
 
 def test_naive_timestamps_are_utc() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mca_core.labels import LABELS, RESOLVED_LABELS, label_markets
 
 KATANA_CLOSED = datetime(2026, 3, 19, 23, 20, 15, tzinfo=UTC)
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "market_id": pl.String,
     "event_id": pl.String,
     "closed": pl.Boolean,

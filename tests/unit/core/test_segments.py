@@ -93,7 +93,9 @@ def test_buckets_stay_in_vocabulary_and_grow_with_the_value(values: list[float |
     assert set(out["liquidity_bucket"].to_list()) <= set(LIQUIDITY_BUCKETS)
     assert set(out["volume_bucket"].to_list()) <= set(VOLUME_BUCKETS)
     assert set(out["tte_bucket"].drop_nulls().to_list()) <= set(TTE_BUCKETS)
-    known = [(v, b) for v, b in zip(values, out["liquidity_bucket"], strict=True) if v is not None and not math.isnan(v)]
+    known = [
+        (v, b) for v, b in zip(values, out["liquidity_bucket"], strict=True) if v is not None and not math.isnan(v)
+    ]
     ranked = sorted((v, LIQUIDITY_BUCKETS.index(b)) for v, b in known)
     assert [rank for _, rank in ranked] == sorted(rank for _, rank in ranked)
 

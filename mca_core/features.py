@@ -185,7 +185,7 @@ def _pieces(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
     epoch = pl.col("ts").dt.epoch("us")
     low, high, n_codes = frame.select(epoch.min(), epoch.max().alias("high"), pl.col("_code").max() + 1).row(0)
     if low is None:
-        yield frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("_key"))
+        yield frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("_key")).drop("ts")
         return
     stride = high - low + _DAY_US + 1
     if stride >= _MAX_KEY:

@@ -21,7 +21,9 @@ from tests.integration.assets.conftest import Graph
 REPO = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 # registry changes of a day depend on the days loaded before it, which differ between the two warehouses
-PER_DAY_TABLES = [t for t in TABLE_KEYS if t not in ("core.market_registry", "core.price_history", "core.registry_changes")]
+PER_DAY_TABLES = [
+    t for t in TABLE_KEYS if t not in ("core.market_registry", "core.price_history", "core.registry_changes")
+]
 
 
 def cli_env(urls: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:

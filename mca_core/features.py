@@ -31,8 +31,9 @@ Features (all Float64 unless noted):
   null otherwise (a one-sided or crossed book has no meaningful spread).
 - ``liquidity_usd``: passed through unchanged (NaN becomes null) for the trust stage.
 
-Input rules: ``market_id``, ``ts`` and ``p_yes`` must be present on every row, ``p_yes`` finite
-in [0, 1], and (``market_id``, ``ts``) unique; breaches raise ``ValueError`` naming the market.
+Input rules: ``dt``, ``market_id``, ``ts`` and ``p_yes`` must be present on every row, ``p_yes``
+finite in [0, 1], and (``market_id``, ``ts``) unique; breaches raise ``ValueError`` naming the
+market. Other float inputs may be null; NaN in them is read as null.
 ``dt`` is carried, not interpreted: the caller decides which days of context to pass in (for the
 24 h features of day D, include day D - 1) and which rows to keep. Naive datetimes are taken as
 UTC. The output is sorted by (``dt``, ``market_id``, ``ts``) and does not depend on input order.
@@ -126,6 +127,7 @@ def _amount(name: str) -> pl.Expr:
 
 
 def _typed(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """The input columns, typed (UTC microsecond datetimes, Float64 amounts); raises on bad rows."""
     missing = [name for name in _REQUIRED if name not in snapshots.columns]
     if missing:
         raise ValueError(f"build_features: snapshots lack column(s) {missing}")
@@ -163,8 +165,8 @@ def _typed(snapshots: pl.DataFrame) -> pl.DataFrame:
 def _with_market_codes(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``_row`` (input row number) and ``_code`` (Int64 rank of ``market_id``: codes sort like ids).
 
-    Ids are looked up once per run of equal consecutive ids, which is cheap for the usual inputs
-    (grouped by market within a day) and no worse for shuffled ones.
+    Ids are looked up once per run of equal consecutive ids: cheap for the usual inputs (grouped
+    by market within a day), one extra pass over the ids for shuffled ones.
     """
     ids = pl.col("market_id")
     run_starts = (ids != ids.shift(1)).fill_null(True)

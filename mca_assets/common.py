@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from mca_assets.partitions import daily_partitions
 from mca_resources.errors import ClientError, PaginationError
 from mca_resources.warehouse import ensure_schema, replace_partition
 
@@ -22,6 +23,47 @@ NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPON
 
 #: One run can cover a range of days (UI backfills and `--partition-range`); each day is its own transaction.
 BACKFILL = dg.BackfillPolicy.single_run()
+
+
+def daily_asset(
+    key: dg.AssetKey | list[str],
+    *,
+    group: str,
+    description: str,
+    deps: Sequence[object] = (),
+    network: bool = False,
+    owners: Sequence[str] = ("team:data",),
+    check_specs: Sequence[dg.AssetCheckSpec] = (),
+    code_version: str = "1",
+) -> Callable[..., dg.AssetsDefinition]:
+    """The decorator every daily asset uses: one partitioning, single-run backfills, and either the network
+    retry policy (assets that only land raw files) or the warehouse pool (assets that write DuckDB)."""
+    return dg.asset(
+        key=key,
+        deps=list(deps),  # type: ignore[arg-type]
+        partitions_def=daily_partitions,
+        backfill_policy=BACKFILL,
+        retry_policy=NETWORK_RETRY if network else None,
+        pool=None if network else WAREHOUSE_POOL,
+        group_name=group,
+        kinds={"python"} if network else {"duckdb", "polars"},
+        owners=list(owners),
+        code_version=code_version,
+        description=description,
+        check_specs=list(check_specs),
+    )
+
+
+def written_result(
+    written: dict[str, int], severity: dg.AssetCheckSeverity, **metadata: object
+) -> dg.MaterializeResult:
+    """The materialization of a warehouse asset: rows per day, the non-empty check, and the asset's own metadata."""
+    from mca_assets.checklib import non_empty_result
+
+    return dg.MaterializeResult(
+        check_results=[non_empty_result(written, severity)],
+        metadata={"rows": sum(written.values()), "rows_per_day": dg.MetadataValue.json(written), **metadata},
+    )
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> list[date]:

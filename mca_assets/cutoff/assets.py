@@ -10,29 +10,30 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.checklib import non_empty_result, non_empty_spec
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection, write_days
+from mca_assets.checklib import non_empty_spec
+from mca_assets.common import (
+    daily_asset,
+    partition_dates,
+    preview,
+    warehouse_connection,
+    write_days,
+    written_result,
+)
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.labels.assets import RESOLUTIONS_KEY
-from mca_assets.partitions import daily_partitions
 from mca_core.cutoffs import cutoff_snapshots as build_cutoffs
 from mca_resources.warehouse import read_frame
 
 CUTOFFS_KEY = dg.AssetKey(["core", "cutoff_snapshots"])
 
 
-@dg.asset(
-    key=CUTOFFS_KEY,
-    check_specs=[non_empty_spec(CUTOFFS_KEY, dg.AssetCheckSeverity.WARN)],
-    deps=[RESOLUTIONS_KEY, PRICE_HISTORY_KEY],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="cutoff",
-    kinds={"duckdb", "polars"},
-    owners=["team:research"],
-    code_version="1",
+@daily_asset(
+    CUTOFFS_KEY,
+    group="cutoff",
     description="Last YES price at or before each horizon before resolution, with staleness; stale rows dropped.",
+    deps=[RESOLUTIONS_KEY, PRICE_HISTORY_KEY],
+    owners=["team:research"],
+    check_specs=[non_empty_spec(CUTOFFS_KEY, dg.AssetCheckSeverity.WARN)],
 )
 def cutoff_snapshots(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     frames = {}
@@ -49,13 +50,10 @@ def cutoff_snapshots(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     written = write_days(warehouse, "core.cutoff_snapshots", frames)
     last = frames[max(frames)]
     by_horizon = dict(last.group_by("horizon").len().iter_rows()) if last.height else {}
-    return dg.MaterializeResult(
-        check_results=[non_empty_result(written, dg.AssetCheckSeverity.WARN)],
-        metadata={
-            "rows": sum(written.values()),
-            "rows_per_day": dg.MetadataValue.json(written),
-            "dropped": dg.MetadataValue.json(dict(dropped)),
-            "rows_by_horizon": dg.MetadataValue.json(by_horizon),
-            "preview": preview(last),
-        },
+    return written_result(
+        written,
+        dg.AssetCheckSeverity.WARN,
+        dropped=dg.MetadataValue.json(dict(dropped)),
+        rows_by_horizon=dg.MetadataValue.json(by_horizon),
+        preview=preview(last),
     )

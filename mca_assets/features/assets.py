@@ -10,9 +10,15 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.checklib import non_empty_result, non_empty_spec
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection, write_days
-from mca_assets.partitions import daily_partitions
+from mca_assets.checklib import non_empty_spec
+from mca_assets.common import (
+    daily_asset,
+    partition_dates,
+    preview,
+    warehouse_connection,
+    write_days,
+    written_result,
+)
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
 from mca_core.features import build_features
 from mca_resources.warehouse import read_frame
@@ -24,18 +30,13 @@ FEATURE_COLUMNS = [
 ]  # fmt: skip
 
 
-@dg.asset(
-    key=FEATURES_KEY,
-    check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
-    deps=[SNAPSHOTS_KEY],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="features",
-    kinds={"duckdb", "polars"},
-    owners=["team:research"],
-    code_version="1",
+@daily_asset(
+    FEATURES_KEY,
+    group="features",
     description="Returns, volatility, volume velocity, open-interest change, time to expiry, liquidity, spread.",
+    deps=[SNAPSHOTS_KEY],
+    owners=["team:research"],
+    check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
 )
 def features(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     frames = {}
@@ -50,11 +51,8 @@ def features(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg
             built = build_features(snapshots)
             frames[dt] = built.filter(pl.col("dt") == dt).select(FEATURE_COLUMNS).sort("market_id", "ts")
     written = write_days(warehouse, "core.features", frames)
-    return dg.MaterializeResult(
-        check_results=[non_empty_result(written, dg.AssetCheckSeverity.WARN)],
-        metadata={
-            "rows": sum(written.values()),
-            "rows_per_day": dg.MetadataValue.json(written),
-            "preview": preview(frames[max(frames)]),
-        },
+    return written_result(
+        written,
+        dg.AssetCheckSeverity.WARN,
+        preview=preview(frames[max(frames)]),
     )

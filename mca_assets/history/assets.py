@@ -14,19 +14,17 @@ import msgspec
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.checklib import non_empty_result, non_empty_spec
+from mca_assets.checklib import non_empty_spec
 from mca_assets.common import (
-    BACKFILL,
-    NETWORK_RETRY,
-    WAREHOUSE_POOL,
+    daily_asset,
     partition_dates,
     preview,
     upstream_errors,
     warehouse_connection,
     write_days,
+    written_result,
 )
 from mca_assets.labels.assets import RESOLUTIONS_KEY
-from mca_assets.partitions import daily_partitions
 from mca_core.normalize import normalize_price_history_batch
 from mca_resources.clob import ClobClient
 from mca_resources.dagster_resources import PolymarketResource
@@ -69,17 +67,12 @@ async def _fetch(client: ClobClient, cohort: pl.DataFrame, fidelity_min: int) ->
     return points
 
 
-@dg.asset(
-    key=["raw", "price_history"],
-    deps=[RESOLUTIONS_KEY],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    retry_policy=NETWORK_RETRY,
-    group_name="history",
-    kinds={"python"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    ["raw", "price_history"],
+    group="history",
     description="CLOB /prices-history pages of the day's resolved cohort (YES token, 32 days back), as received.",
+    deps=[RESOLUTIONS_KEY],
+    network=True,
 )
 def price_history_raw(
     context: dg.AssetExecutionContext,
@@ -105,18 +98,12 @@ HISTORY_SCHEMA = {"dt": pl.Date(), "market_id": pl.String(), "token_id": pl.Stri
                   "p": pl.Float64()}  # fmt: skip
 
 
-@dg.asset(
-    key=PRICE_HISTORY_KEY,
-    check_specs=[non_empty_spec(PRICE_HISTORY_KEY, dg.AssetCheckSeverity.WARN)],
-    deps=[price_history_raw],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="history",
-    kinds={"duckdb", "polars"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    PRICE_HISTORY_KEY,
+    group="history",
     description="YES price paths of the day's cohort, unique per (market_id, ts), from the landed pages.",
+    deps=[price_history_raw],
+    check_specs=[non_empty_spec(PRICE_HISTORY_KEY, dg.AssetCheckSeverity.WARN)],
 )
 def price_history(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, storage: StorageResource
@@ -137,12 +124,9 @@ def price_history(
         frame = pl.DataFrame(rows, schema=HISTORY_SCHEMA, orient="row") if rows else pl.DataFrame(schema=HISTORY_SCHEMA)
         frames[dt] = frame.unique(["market_id", "ts"], keep="last").sort("market_id", "ts")
     written = write_days(warehouse, "core.price_history", frames)
-    return dg.MaterializeResult(
-        check_results=[non_empty_result(written, dg.AssetCheckSeverity.WARN)],
-        metadata={
-            "rows": sum(written.values()),
-            "rows_per_day": dg.MetadataValue.json(written),
-            "rejected_points": dg.MetadataValue.json(dict(rejected)),
-            "preview": preview(frames[max(frames)]),
-        },
+    return written_result(
+        written,
+        dg.AssetCheckSeverity.WARN,
+        rejected_points=dg.MetadataValue.json(dict(rejected)),
+        preview=preview(frames[max(frames)]),
     )

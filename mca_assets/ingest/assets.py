@@ -11,8 +11,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from mca_assets.common import BACKFILL, NETWORK_RETRY, partition_dates, upstream_errors
-from mca_assets.partitions import daily_partitions
+from mca_assets.common import daily_asset, partition_dates, upstream_errors
 from mca_resources.dagster_resources import PolymarketResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.gamma import GammaClient, GammaFilters
@@ -58,16 +57,11 @@ def _land(
     return dg.MaterializeResult(metadata={**total, "per_day": dg.MetadataValue.json(per_day)})
 
 
-@dg.asset(
-    key=["raw", "gamma_markets"],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    retry_policy=NETWORK_RETRY,
-    group_name="ingest",
-    kinds={"python"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    ["raw", "gamma_markets"],
+    group="ingest",
     description="Gamma markets open during the day, every keyset page as received (data/raw/gamma_markets).",
+    network=True,
 )
 def gamma_markets_raw(
     context: dg.AssetExecutionContext, polymarket: PolymarketResource, storage: StorageResource
@@ -75,16 +69,11 @@ def gamma_markets_raw(
     return _land(context, polymarket, storage, GAMMA_MARKETS)
 
 
-@dg.asset(
-    key=["raw", "gamma_events"],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    retry_policy=NETWORK_RETRY,
-    group_name="ingest",
-    kinds={"python"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    ["raw", "gamma_events"],
+    group="ingest",
     description="Gamma events open during the day with their nested markets and tags, as received.",
+    network=True,
 )
 def gamma_events_raw(
     context: dg.AssetExecutionContext, polymarket: PolymarketResource, storage: StorageResource

@@ -10,10 +10,16 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.checklib import non_empty_result, non_empty_spec
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection, write_days
+from mca_assets.checklib import non_empty_spec
+from mca_assets.common import (
+    daily_asset,
+    partition_dates,
+    preview,
+    warehouse_connection,
+    write_days,
+    written_result,
+)
 from mca_assets.normalize.assets import MARKETS_KEY
-from mca_assets.partitions import daily_partitions
 from mca_core.labels import label_markets
 from mca_resources.warehouse import read_frame
 
@@ -35,18 +41,13 @@ def cohort(markets: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    key=RESOLUTIONS_KEY,
-    check_specs=[non_empty_spec(RESOLUTIONS_KEY, dg.AssetCheckSeverity.WARN)],
-    deps=[MARKETS_KEY],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="labels",
-    kinds={"duckdb", "polars"},
-    owners=["team:research"],
-    code_version="1",
+@daily_asset(
+    RESOLUTIONS_KEY,
+    group="labels",
     description="Markets that resolved on the day (the cohort) labelled RESOLVED_TRUE/FALSE, VOID or UNRESOLVED.",
+    deps=[MARKETS_KEY],
+    owners=["team:research"],
+    check_specs=[non_empty_spec(RESOLUTIONS_KEY, dg.AssetCheckSeverity.WARN)],
 )
 def resolutions(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     frames = {}
@@ -58,12 +59,9 @@ def resolutions(context: dg.AssetExecutionContext, warehouse: DuckDBResource) ->
     for frame in frames.values():
         labels.update(frame["label"].to_list())
     last = frames[max(frames)]
-    return dg.MaterializeResult(
-        check_results=[non_empty_result(written, dg.AssetCheckSeverity.WARN)],
-        metadata={
-            "rows": sum(written.values()),
-            "rows_per_day": dg.MetadataValue.json(written),
-            "labels": dg.MetadataValue.json(dict(labels)),
-            "preview": preview(last.select("market_id", "label", "resolved_ts", "category", "liquidity_bucket")),
-        },
+    return written_result(
+        written,
+        dg.AssetCheckSeverity.WARN,
+        labels=dg.MetadataValue.json(dict(labels)),
+        preview=preview(last.select("market_id", "label", "resolved_ts", "category", "liquidity_bucket")),
     )

@@ -6,10 +6,15 @@ import dagster as dg
 import msgspec
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.checklib import non_empty_result, non_empty_spec
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, write_days
+from mca_assets.checklib import non_empty_spec
+from mca_assets.common import (
+    daily_asset,
+    partition_dates,
+    preview,
+    write_days,
+    written_result,
+)
 from mca_assets.ingest.assets import GAMMA_EVENTS, GAMMA_MARKETS, gamma_events_raw, gamma_markets_raw
-from mca_assets.partitions import daily_partitions
 from mca_core.normalize import normalize_gamma_events, normalize_gamma_markets
 from mca_core.records import Market
 from mca_core.universe import markets_frame
@@ -19,18 +24,12 @@ from mca_resources.landing import read_pages
 MARKETS_KEY = dg.AssetKey(["core", "markets"])
 
 
-@dg.asset(
-    key=MARKETS_KEY,
-    check_specs=[non_empty_spec(MARKETS_KEY, dg.AssetCheckSeverity.ERROR)],
-    deps=[gamma_markets_raw, gamma_events_raw],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="normalize",
-    kinds={"duckdb", "polars"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    MARKETS_KEY,
+    group="normalize",
     description="Every market open at some moment of the UTC day, normalised from the landed Gamma pages.",
+    deps=[gamma_markets_raw, gamma_events_raw],
+    check_specs=[non_empty_spec(MARKETS_KEY, dg.AssetCheckSeverity.ERROR)],
 )
 def markets(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, storage: StorageResource
@@ -56,14 +55,11 @@ def markets(
         frames[dt] = markets_frame(found.values(), event_tags, dt)
     written = write_days(warehouse, "core.markets", frames)
     last = frames[max(frames)]
-    return dg.MaterializeResult(
-        check_results=[non_empty_result(written, dg.AssetCheckSeverity.ERROR)],
-        metadata={
-            "rows": sum(written.values()),
-            "rows_per_day": dg.MetadataValue.json(written),
-            "rejected_records": dg.MetadataValue.json(dict(rejected)),
-            "closed": int(last["closed"].sum()),
-            "by_category": dg.MetadataValue.json(dict(last.group_by("category").len().iter_rows())),
-            "preview": preview(last.select("market_id", "question", "category", "closed", "p_yes", "volume_usd")),
-        },
+    return written_result(
+        written,
+        dg.AssetCheckSeverity.ERROR,
+        rejected_records=dg.MetadataValue.json(dict(rejected)),
+        closed=int(last["closed"].sum()),
+        by_category=dg.MetadataValue.json(dict(last.group_by("category").len().iter_rows())),
+        preview=preview(last.select("market_id", "question", "category", "closed", "p_yes", "volume_usd")),
     )

@@ -10,7 +10,13 @@ from importlib import resources
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection
+from mca_assets.common import (
+    BACKFILL,
+    WAREHOUSE_POOL,
+    partition_dates,
+    preview,
+    warehouse_connection,
+)
 from mca_assets.normalize.assets import MARKETS_KEY
 from mca_assets.partitions import daily_partitions
 from mca_resources.warehouse import read_frame, replace_partition, upsert_rows

@@ -9,11 +9,17 @@ interest (``gamma_close``). For a backfilled day the Gamma close reflects the cr
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.checklib import non_empty_result, non_empty_spec
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection, write_days
+from mca_assets.checklib import non_empty_spec
+from mca_assets.common import (
+    daily_asset,
+    partition_dates,
+    preview,
+    warehouse_connection,
+    write_days,
+    written_result,
+)
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.normalize.assets import MARKETS_KEY
-from mca_assets.partitions import daily_partitions
 from mca_assets.subgraph.assets import SUBGRAPH_METRICS_KEY
 from mca_resources.warehouse import read_frame
 
@@ -36,18 +42,12 @@ ORDER BY market_id, ts
 """
 
 
-@dg.asset(
-    key=SNAPSHOTS_KEY,
-    check_specs=[non_empty_spec(SNAPSHOTS_KEY, dg.AssetCheckSeverity.ERROR)],
-    deps=[MARKETS_KEY, PRICE_HISTORY_KEY, SUBGRAPH_METRICS_KEY],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="snapshots",
-    kinds={"duckdb"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    SNAPSHOTS_KEY,
+    group="snapshots",
     description="Price-history points of the day and the close-of-day state of every open market.",
+    deps=[MARKETS_KEY, PRICE_HISTORY_KEY, SUBGRAPH_METRICS_KEY],
+    check_specs=[non_empty_spec(SNAPSHOTS_KEY, dg.AssetCheckSeverity.ERROR)],
 )
 def market_snapshots(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     frames = {}
@@ -56,12 +56,9 @@ def market_snapshots(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
             frames[dt] = read_frame(conn, SNAPSHOTS_SQL, {"dt": dt}).unique(["market_id", "ts"], keep="first")
     written = write_days(warehouse, "core.market_snapshots", frames)
     last = frames[max(frames)]
-    return dg.MaterializeResult(
-        check_results=[non_empty_result(written, dg.AssetCheckSeverity.ERROR)],
-        metadata={
-            "rows": sum(written.values()),
-            "rows_per_day": dg.MetadataValue.json(written),
-            "by_source": dg.MetadataValue.json(dict(last.group_by("source").len().iter_rows())),
-            "preview": preview(last),
-        },
+    return written_result(
+        written,
+        dg.AssetCheckSeverity.ERROR,
+        by_source=dg.MetadataValue.json(dict(last.group_by("source").len().iter_rows())),
+        preview=preview(last),
     )

@@ -13,9 +13,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.common import (
-    BACKFILL,
-    NETWORK_RETRY,
-    WAREHOUSE_POOL,
+    daily_asset,
     partition_dates,
     preview,
     upstream_errors,
@@ -23,7 +21,6 @@ from mca_assets.common import (
     write_days,
 )
 from mca_assets.normalize.assets import MARKETS_KEY
-from mca_assets.partitions import daily_partitions
 from mca_core.onchain import market_activity
 from mca_resources.dagster_resources import PolymarketResource
 from mca_resources.dagster_storage import StorageResource
@@ -52,17 +49,12 @@ async def _metrics(client: SubgraphClient, markets: list[MarketTokens]) -> Subgr
         await client.http.aclose()
 
 
-@dg.asset(
-    key=["raw", "subgraph"],
-    deps=[MARKETS_KEY],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    retry_policy=NETWORK_RETRY,
-    group_name="subgraph",
-    kinds={"python"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    ["raw", "subgraph"],
+    group="subgraph",
     description="oi-subgraph and orderbook-subgraph responses for every market of the day, as received.",
+    deps=[MARKETS_KEY],
+    network=True,
 )
 def subgraph_raw(
     context: dg.AssetExecutionContext,
@@ -90,17 +82,11 @@ def subgraph_raw(
     return dg.MaterializeResult(metadata={"per_day": dg.MetadataValue.json(per_day)})
 
 
-@dg.asset(
-    key=SUBGRAPH_METRICS_KEY,
-    deps=[subgraph_raw],
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
-    group_name="subgraph",
-    kinds={"duckdb", "polars"},
-    owners=["team:data"],
-    code_version="1",
+@daily_asset(
+    SUBGRAPH_METRICS_KEY,
+    group="subgraph",
     description="Open interest, traded volume and trade count per market of the day (null where not indexed).",
+    deps=[subgraph_raw],
 )
 def subgraph_metrics(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, storage: StorageResource

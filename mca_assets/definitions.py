@@ -8,6 +8,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from mca_assets.calibration import assets as calibration_assets
+from mca_assets.calibration import checks as calibration_checks
 from mca_assets.cutoff import assets as cutoff_assets
 from mca_assets.cutoff import checks as cutoff_checks
 from mca_assets.features import assets as features_assets
@@ -32,11 +34,11 @@ from mca_resources.settings import Settings, get_settings
 
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
-    labels_assets, cutoff_assets, features_assets,
+    labels_assets, cutoff_assets, features_assets, calibration_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
-    cutoff_checks, features_checks,
+    cutoff_checks, features_checks, calibration_checks,
 ]  # fmt: skip
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-DAILY_GROUPS = ("ingest", "normalize", "registry", "subgraph", "history", "snapshots", "labels", "cutoff", "features")
+DAILY_GROUPS = (
+    "ingest",
+    "normalize",
+    "registry",
+    "subgraph",
+    "history",
+    "snapshots",
+    "labels",
+    "cutoff",
+    "features",
+    "calibration",
+)
 
 daily_job = dg.define_asset_job(
     "daily_job",

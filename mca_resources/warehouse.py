@@ -27,6 +27,8 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "core.cutoff_snapshots": ("dt", "market_id", "horizon"),
     "core.features": ("dt", "market_id", "ts"),
     "core.market_registry": ("market_id",),
+    "calib.scoreboard": ("dt", '"window"', "horizon", "segment_type", "segment"),
+    "calib.reliability_bins": ("dt", '"window"', "horizon", "segment_type", "segment", "bin"),
 }
 
 

@@ -142,3 +142,45 @@ CREATE TABLE IF NOT EXISTS core.features (
     liquidity_bucket VARCHAR,
     spread DOUBLE
 );
+
+-- key (dt, window, horizon, segment_type, segment); dt = the as-of day of the scoreboard
+CREATE TABLE IF NOT EXISTS calib.scoreboard (
+    dt DATE NOT NULL,
+    "window" VARCHAR NOT NULL,
+    horizon VARCHAR NOT NULL,
+    segment_type VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL,
+    n BIGINT NOT NULL,
+    n_events BIGINT NOT NULL,
+    brier DOUBLE,
+    brier_ci_low DOUBLE,
+    brier_ci_high DOUBLE,
+    log_loss DOUBLE,
+    ece DOUBLE,
+    ece_debiased DOUBLE,
+    reliability DOUBLE,
+    resolution DOUBLE,
+    uncertainty DOUBLE,
+    slope DOUBLE,
+    intercept DOUBLE,
+    slope_ci_low DOUBLE,
+    slope_ci_high DOUBLE,
+    intercept_ci_low DOUBLE,
+    intercept_ci_high DOUBLE,
+    low_confidence BOOLEAN NOT NULL
+);
+
+-- key (dt, window, horizon, segment_type, segment, bin)
+CREATE TABLE IF NOT EXISTS calib.reliability_bins (
+    dt DATE NOT NULL,
+    "window" VARCHAR NOT NULL,
+    horizon VARCHAR NOT NULL,
+    segment_type VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL,
+    bin INTEGER NOT NULL,
+    p_mean DOUBLE,
+    y_rate DOUBLE,
+    y_rate_ci_low DOUBLE,
+    y_rate_ci_high DOUBLE,
+    n BIGINT NOT NULL
+);

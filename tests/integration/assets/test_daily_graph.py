@@ -24,7 +24,8 @@ def connect(graph: Graph) -> duckdb.DuckDBPyConnection:
 def test_a_partition_fills_every_table_and_passes_every_check(graph: Graph) -> None:
     with connect(graph) as conn:
         for table in ["core.markets", "core.resolutions", "core.price_history", "core.cutoff_snapshots",
-                      "core.market_snapshots", "core.features", "core.subgraph_metrics"]:  # fmt: skip
+                      "core.market_snapshots", "core.features", "core.subgraph_metrics", "calib.scoreboard",
+                      "calib.reliability_bins"]:  # fmt: skip
             rows = conn.execute(f"SELECT count(*) FROM {table} WHERE dt = ?", [graph.dt]).fetchone()[0]
             assert rows > 0, table
         assert conn.execute("SELECT count(*) FROM core.market_registry").fetchone()[0] > 0
@@ -135,6 +136,12 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
          "DATE '2026-09-01')", "changes_change_something"),
         ("core.market_registry", "INSERT INTO core.market_registry SELECT * FROM core.market_registry LIMIT 1",
          "keys_unique"),
+        ("calib.scoreboard", "INSERT INTO calib.scoreboard SELECT * FROM calib.scoreboard LIMIT 1", "keys_unique"),
+        ("calib.scoreboard", "UPDATE calib.scoreboard SET brier = 1.2 WHERE rowid = 0", "metrics_in_range"),
+        ("calib.reliability_bins", "UPDATE calib.reliability_bins SET y_rate = -0.5 WHERE rowid = 0",
+         "probabilities_in_range"),
+        ("calib.reliability_bins", "UPDATE calib.reliability_bins SET y_rate_ci_low = y_rate + 0.1 WHERE rowid = 0",
+         "wilson_contains_rate"),
     ],
 )  # fmt: skip
 def test_a_corrupted_row_fails_its_check(graph: Graph, tmp_path, table: str, corruption: str, check: str) -> None:

@@ -1,0 +1,1 @@
+"""The calibration stage: scoreboard and reliability diagram data."""

@@ -15,6 +15,7 @@ import pytest
 from conftest import RunningSandbox
 
 from mca_sandbox.world import DAY
+from tests.jsonshape import shape
 
 HTTP = httpx.Client(timeout=60)
 
@@ -27,29 +28,6 @@ def _close_client() -> Iterator[None]:
 
 def get(box: RunningSandbox, path: str, params: Any = None) -> httpx.Response:
     return HTTP.get(f"{box.base}{path}", params=params)
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "str"
-    return "array" if isinstance(value, list) else "object"
-
-
-def shape(value: Any, path: str = "$") -> set[str]:
-    out = {f"{path}:{json_type(value)}"}
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out |= shape(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            out |= shape(item, f"{path}[]")
-    return out
 
 
 def contract(fixtures_dir: Path, name: str) -> set[str]:

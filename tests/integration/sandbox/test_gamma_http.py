@@ -14,6 +14,8 @@ import httpx
 import pytest
 from conftest import RunningSandbox, start_sandbox
 
+from tests.jsonshape import shape
+
 HTTP = httpx.Client(timeout=60)
 
 
@@ -36,30 +38,6 @@ def get(box: RunningSandbox, path: str, params: Any = None) -> httpx.Response:
 
 
 # --- JSON type contracts ------------------------------------------------------------------------------------------
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def shape(value: Any, path: str = "$") -> set[str]:
-    """``path:type`` for every node, as in the shape_*.json contracts (``$[].events[].id:str``)."""
-    out = {f"{path}:{json_type(value)}"}
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out |= shape(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            out |= shape(item, f"{path}[]")
-    return out
 
 
 def contract(fixtures_dir: Path, name: str) -> set[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from mca_core.normalize import (
     normalize_gamma_markets,
 )
 from mca_core.records import Book, ClobMarket
+from tests.jsonshape import shape
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "polymarket"
 TOKEN_A = "54533043819946592547517511176940999955633860128497669742211153063842200957669"
@@ -124,28 +124,6 @@ def build(node: Node, variant: int, key: str) -> Any:
     return VALUES.get((key, kind), _DEFAULTS[kind])
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "str"
-    return "array" if isinstance(value, list) else "object"
-
-
-def shape_of(value: Any, path: str = "$") -> Iterator[str]:
-    yield f"{path}:{_json_type(value)}"
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from shape_of(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for item in value:
-            yield from shape_of(item, f"{path}[]")
-
-
 def contract(name: str) -> list[str]:
     lines: list[str] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))["shape"]
     return lines
@@ -168,7 +146,7 @@ def synthetic(name: str) -> list[Any]:
 )
 def test_synthetic_payload_reproduces_the_contract_exactly(name: str) -> None:
     variants = synthetic(name)
-    produced = {line for payload in variants for line in shape_of(payload)}
+    produced = set().union(*(shape(payload) for payload in variants))
     assert produced == set(contract(name))
 
 

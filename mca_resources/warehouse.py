@@ -29,6 +29,9 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "core.market_registry": ("market_id",),
     "calib.scoreboard": ("dt", '"window"', "horizon", "segment_type", "segment"),
     "calib.reliability_bins": ("dt", '"window"', "horizon", "segment_type", "segment", "bin"),
+    "calib.forecast_bands": ("dt", "method", "band_calibration", "market_id", "origin_ts", "step"),
+    "calib.interval_metrics": ("dt", "method", "band_calibration", "segment_type", "segment", "nominal"),
+    "calib.conformal_state": ("dt", "method", "segment"),
 }
 
 

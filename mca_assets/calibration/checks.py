@@ -1,6 +1,9 @@
-"""Checks of the scoreboard and the reliability bins."""
+"""Checks of the scoreboard, the reliability bins and the interval backtest."""
+
+import dagster as dg
 
 from mca_assets.calibration.assets import BINS_KEY, SCOREBOARD_KEY
+from mca_assets.calibration.intervals import BANDS_KEY, CONFORMAL_STATE_KEY, INTERVAL_METRICS_KEY
 from mca_assets.checklib import keys_unique, probabilities_in_range, sql_check
 
 checks = [
@@ -26,3 +29,29 @@ checks = [
         "SELECT * FROM calib.reliability_bins WHERE y_rate < y_rate_ci_low - 1e-12 OR y_rate > y_rate_ci_high + 1e-12",
     ),
 ]
+
+interval_checks = [
+    keys_unique(BANDS_KEY, "calib.forecast_bands",
+                ("dt", "method", "band_calibration", "market_id", "origin_ts", "step")),
+    sql_check(
+        BANDS_KEY,
+        "bands_ordered_in_unit_interval",
+        "0 <= q10 <= q50 <= q90 <= 1 and each band forecasts after its origin",
+        "SELECT * FROM calib.forecast_bands WHERE NOT (0 <= q10 AND q10 <= q50 AND q50 <= q90 AND q90 <= 1) "
+        "OR ts <= origin_ts",
+        blocking=True,
+    ),
+    keys_unique(INTERVAL_METRICS_KEY, "calib.interval_metrics",
+                ("dt", "method", "band_calibration", "segment_type", "segment", "nominal")),
+    probabilities_in_range(INTERVAL_METRICS_KEY, "calib.interval_metrics", ("coverage", "mean_width")),
+    sql_check(
+        INTERVAL_METRICS_KEY,
+        "coverage_near_target",
+        "held-out conformal coverage of the 80 % band within 0.05 of target where n >= 200 (WARN: recalibrate)",
+        "SELECT * FROM calib.interval_metrics WHERE band_calibration = 'conformal' AND n >= 200 "
+        "AND abs(coverage - nominal) > 0.05",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
+    keys_unique(CONFORMAL_STATE_KEY, "calib.conformal_state", ("dt", "method", "segment")),
+]  # fmt: skip
+checks += interval_checks

@@ -184,3 +184,47 @@ CREATE TABLE IF NOT EXISTS calib.reliability_bins (
     y_rate_ci_high DOUBLE,
     n BIGINT NOT NULL
 );
+
+-- key (dt, method, band_calibration, market_id, origin_ts, step); dt = as-of day of the backtest
+CREATE TABLE IF NOT EXISTS calib.forecast_bands (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,
+    band_calibration VARCHAR NOT NULL,
+    origin_ts TIMESTAMPTZ NOT NULL,
+    step INTEGER NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    y DOUBLE NOT NULL,
+    q10 DOUBLE NOT NULL,
+    q50 DOUBLE NOT NULL,
+    q90 DOUBLE NOT NULL
+);
+
+-- key (dt, method, band_calibration, segment_type, segment, nominal)
+CREATE TABLE IF NOT EXISTS calib.interval_metrics (
+    dt DATE NOT NULL,
+    method VARCHAR NOT NULL,
+    band_calibration VARCHAR NOT NULL,
+    segment_type VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL,
+    nominal DOUBLE NOT NULL,
+    n BIGINT NOT NULL,
+    coverage DOUBLE,
+    mean_width DOUBLE,
+    winkler DOUBLE,
+    pinball DOUBLE,
+    crps DOUBLE
+);
+
+-- key (dt, method, segment): the adjustment the forecaster applies ("pooled" is the fallback)
+CREATE TABLE IF NOT EXISTS calib.conformal_state (
+    dt DATE NOT NULL,
+    method VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL,
+    q_hat DOUBLE,
+    n BIGINT NOT NULL,
+    source VARCHAR NOT NULL,
+    alpha DOUBLE NOT NULL,
+    state_json VARCHAR NOT NULL
+);

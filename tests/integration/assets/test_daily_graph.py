@@ -25,7 +25,8 @@ def test_a_partition_fills_every_table_and_passes_every_check(graph: Graph) -> N
     with connect(graph) as conn:
         for table in ["core.markets", "core.resolutions", "core.price_history", "core.cutoff_snapshots",
                       "core.market_snapshots", "core.features", "core.subgraph_metrics", "calib.scoreboard",
-                      "calib.reliability_bins"]:  # fmt: skip
+                      "calib.reliability_bins", "calib.forecast_bands", "calib.interval_metrics",
+                      "calib.conformal_state"]:  # fmt: skip
             rows = conn.execute(f"SELECT count(*) FROM {table} WHERE dt = ?", [graph.dt]).fetchone()[0]
             assert rows > 0, table
         assert conn.execute("SELECT count(*) FROM core.market_registry").fetchone()[0] > 0
@@ -40,7 +41,8 @@ def test_every_check_passed_on_a_clean_partition(graph: Graph) -> None:
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) >= 20
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
-    assert failed in ([], [("core/markets", "fresh")])  # the test window lies in the past: freshness WARNs
+    # WARNs expected here: the test window lies in the past (freshness), and one day's backtest is small
+    assert set(failed) <= {("core/markets", "fresh"), ("calib/interval_metrics", "coverage_near_target")}
 
 
 def test_cohort_labels_equal_the_truth(graph: Graph) -> None:
@@ -142,6 +144,17 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
          "probabilities_in_range"),
         ("calib.reliability_bins", "UPDATE calib.reliability_bins SET y_rate_ci_low = y_rate + 0.1 WHERE rowid = 0",
          "wilson_contains_rate"),
+        ("calib.forecast_bands", "UPDATE calib.forecast_bands SET q10 = q90 + 0.01 WHERE rowid = 0",
+         "bands_ordered_in_unit_interval"),
+        ("calib.forecast_bands", "INSERT INTO calib.forecast_bands SELECT * FROM calib.forecast_bands LIMIT 1",
+         "keys_unique"),
+        ("calib.interval_metrics", "UPDATE calib.interval_metrics SET coverage = 1.5 WHERE rowid = 0",
+         "probabilities_in_range"),
+        ("calib.interval_metrics", "UPDATE calib.interval_metrics SET coverage = 0.2, n = 500 "
+         "WHERE band_calibration = 'conformal' AND rowid = (SELECT min(rowid) FROM calib.interval_metrics "
+         "WHERE band_calibration = 'conformal')", "coverage_near_target"),
+        ("calib.conformal_state", "INSERT INTO calib.conformal_state SELECT * FROM calib.conformal_state LIMIT 1",
+         "keys_unique"),
     ],
 )  # fmt: skip
 def test_a_corrupted_row_fails_its_check(graph: Graph, tmp_path, table: str, corruption: str, check: str) -> None:

@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from mca_assets.calibration import assets as calibration_assets
 from mca_assets.calibration import checks as calibration_checks
+from mca_assets.calibration import drift as calibration_drift
 from mca_assets.calibration import intervals as calibration_intervals
 from mca_assets.cutoff import assets as cutoff_assets
 from mca_assets.cutoff import checks as cutoff_checks
@@ -36,7 +37,7 @@ from mca_resources.settings import Settings, get_settings
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
-    calibration_intervals,
+    calibration_intervals, calibration_drift,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,

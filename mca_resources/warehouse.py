@@ -32,6 +32,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "calib.forecast_bands": ("dt", "method", "band_calibration", "market_id", "origin_ts", "step"),
     "calib.interval_metrics": ("dt", "method", "band_calibration", "segment_type", "segment", "nominal"),
     "calib.conformal_state": ("dt", "method", "segment"),
+    "calib.drift": ("dt", "scope", "detector"),
 }
 
 

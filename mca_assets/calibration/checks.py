@@ -3,6 +3,7 @@
 import dagster as dg
 
 from mca_assets.calibration.assets import BINS_KEY, SCOREBOARD_KEY
+from mca_assets.calibration.drift import DRIFT_KEY
 from mca_assets.calibration.intervals import BANDS_KEY, CONFORMAL_STATE_KEY, INTERVAL_METRICS_KEY
 from mca_assets.checklib import keys_unique, probabilities_in_range, sql_check
 
@@ -55,3 +56,13 @@ interval_checks = [
     keys_unique(CONFORMAL_STATE_KEY, "calib.conformal_state", ("dt", "method", "segment")),
 ]  # fmt: skip
 checks += interval_checks
+
+checks.append(
+    sql_check(
+        DRIFT_KEY,
+        "no_drift",
+        "no drift detector fired on the latest day (WARN: calibration is moving, see calib.drift)",
+        "SELECT * FROM calib.drift WHERE fired AND dt = (SELECT max(dt) FROM calib.drift)",
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+)

@@ -228,3 +228,14 @@ CREATE TABLE IF NOT EXISTS calib.conformal_state (
     alpha DOUBLE NOT NULL,
     state_json VARCHAR NOT NULL
 );
+
+-- key (dt, scope, detector): drift detectors as of dt (scope: a horizon, or bands:<method>)
+CREATE TABLE IF NOT EXISTS calib.drift (
+    dt DATE NOT NULL,
+    scope VARCHAR NOT NULL,
+    detector VARCHAR NOT NULL,
+    n BIGINT NOT NULL,
+    value DOUBLE,
+    threshold DOUBLE,
+    fired BOOLEAN NOT NULL
+);

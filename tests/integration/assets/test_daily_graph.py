@@ -42,7 +42,11 @@ def test_every_check_passed_on_a_clean_partition(graph: Graph) -> None:
     assert len(evaluations) >= 20
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
     # WARNs expected here: the test window lies in the past (freshness), and one day's backtest is small
-    assert set(failed) <= {("core/markets", "fresh"), ("calib/interval_metrics", "coverage_near_target")}
+    assert set(failed) <= {
+        ("core/markets", "fresh"),
+        ("calib/interval_metrics", "coverage_near_target"),
+        ("calib/drift", "no_drift"),
+    }
 
 
 def test_cohort_labels_equal_the_truth(graph: Graph) -> None:
@@ -155,6 +159,8 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
          "WHERE band_calibration = 'conformal')", "coverage_near_target"),
         ("calib.conformal_state", "INSERT INTO calib.conformal_state SELECT * FROM calib.conformal_state LIMIT 1",
          "keys_unique"),
+        ("calib.drift", "INSERT INTO calib.drift SELECT max(dt), 'bands:test', 'coverage', 500, 0.5, 0.75, true "
+         "FROM core.markets", "no_drift"),
     ],
 )  # fmt: skip
 def test_a_corrupted_row_fails_its_check(graph: Graph, tmp_path, table: str, corruption: str, check: str) -> None:

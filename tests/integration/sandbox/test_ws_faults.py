@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import math
 import statistics
 import time
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from mca_sandbox.faults import FaultRule
 from mca_sandbox.world import LIVE, World
+from tests.wsclient import connect, connection_truth, get_json, read_until_closed, recv, subscription
 
 CONTROL = {"PONG", "NO NEW ASSETS"}
 
@@ -25,46 +23,6 @@ CONTROL = {"PONG", "NO NEW ASSETS"}
 def assets_of(world: World, n_markets: int) -> list[str]:
     markets = np.flatnonzero(world.market_label == LIVE)[:n_markets].tolist()
     return [t for m in markets for t in world.token_ids(m)]
-
-
-def subscription(assets: list[str]) -> str:
-    return json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": True})
-
-
-async def connect(url: str) -> websockets.ClientConnection:
-    return await websockets.connect(url, compression=None, max_size=None, max_queue=None)
-
-
-async def recv(ws: websockets.ClientConnection, seconds: float = 10.0) -> str:
-    frame = await asyncio.wait_for(ws.recv(), seconds)
-    assert isinstance(frame, str)
-    return frame
-
-
-async def read_until_closed(ws: websockets.ClientConnection) -> tuple[list[str], ConnectionClosed]:
-    frames: list[str] = []
-    while True:
-        try:
-            frames.append(await recv(ws))
-        except ConnectionClosed as exc:
-            return frames, exc
-
-
-async def http_get(url: str, **params: Any) -> Any:
-    """GET a JSON body without blocking the test's event loop."""
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.get(url, params=params)
-    return response
-
-
-async def get_json(url: str, **params: Any) -> Any:
-    return (await http_get(url, **params)).json()
-
-
-async def connection_truth(base: str, ws: websockets.ClientConnection) -> dict[str, Any]:
-    host, port = ws.local_address[:2]
-    [row] = [r for r in await get_json(f"{base}/_truth/ws/connections") if r["remote"] == f"{host}:{port}"]
-    return row
 
 
 async def logged_frames(base: str, conn: int) -> list[str]:

@@ -10,7 +10,6 @@ import time
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 import websockets
@@ -18,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from mca_sandbox import ws as ws_module
 from mca_sandbox.world import LIVE, World
+from tests.wsclient import connect, connection_truth, get_json, http_get, read_until_closed, recv, subscription
 
 EVENT_TYPES = {"price_change", "last_trade_price", "best_bid_ask", "tick_size_change"}
 NUMERIC = re.compile(r"\d+(\.\d+)?")
@@ -37,29 +37,6 @@ def tokens(world: World, markets: list[int]) -> list[str]:
     return [t for m in markets for t in world.token_ids(m)]
 
 
-def subscription(assets: list[str], custom: bool = True, **extra: Any) -> str:
-    return json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": custom, **extra})
-
-
-async def connect(url: str) -> websockets.ClientConnection:
-    return await websockets.connect(url, compression=None, max_size=None, max_queue=None)
-
-
-async def recv(ws: websockets.ClientConnection, seconds: float = 10.0) -> str:
-    frame = await asyncio.wait_for(ws.recv(), seconds)
-    assert isinstance(frame, str)
-    return frame
-
-
-async def read_until_closed(ws: websockets.ClientConnection) -> tuple[list[str], ConnectionClosed]:
-    frames: list[str] = []
-    while True:
-        try:
-            frames.append(await recv(ws))
-        except ConnectionClosed as exc:
-            return frames, exc
-
-
 async def fence(ws: websockets.ClientConnection, received: list[str]) -> None:
     """PING and read (into ``received``) up to the PONG: everything the server sent before it has then arrived."""
     await ws.send("PING")
@@ -77,24 +54,6 @@ def carried(frame: Any) -> set[str]:
     if frame.get("event_type") == "price_change":
         return {e["asset_id"] for e in frame["price_changes"]}
     return {frame["asset_id"]}
-
-
-async def http_get(url: str, **params: Any) -> Any:
-    """GET a JSON body without blocking the test's event loop."""
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.get(url, params=params)
-    return response
-
-
-async def get_json(url: str, **params: Any) -> Any:
-    return (await http_get(url, **params)).json()
-
-
-async def connection_truth(base: str, ws: websockets.ClientConnection) -> dict[str, Any]:
-    host, port = ws.local_address[:2]
-    rows = await get_json(f"{base}/_truth/ws/connections")
-    [row] = [r for r in rows if r["remote"] == f"{host}:{port}"]
-    return row
 
 
 @pytest.fixture(scope="module")

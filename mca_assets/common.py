@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
 
 import dagster as dg
 import duckdb
@@ -13,7 +16,11 @@ from dagster_duckdb import DuckDBResource
 
 from mca_assets.partitions import daily_partitions
 from mca_resources.errors import ClientError, PaginationError
+from mca_resources.http import RawSink
+from mca_resources.landing import RawLanding
 from mca_resources.warehouse import ensure_schema, replace_partition
+
+T = TypeVar("T")
 
 #: Every asset that writes the warehouse runs in this pool (limit 1 in dagster.yaml): one writer at a time.
 WAREHOUSE_POOL = "warehouse"
@@ -87,6 +94,17 @@ def upstream_errors(what: str) -> Iterator[None]:
         yield
     except (ClientError, PaginationError) as exc:
         raise dg.Failure(f"{what}: {exc}", allow_retries=False) from exc
+
+
+def land_day(
+    raw_dir: Path, dataset: str, dt: date, run_id: str, fetch: Callable[[RawSink], Coroutine[Any, Any, T]]
+) -> tuple[T, RawLanding]:
+    """Run one day's network fetch with every page landed as received; publish the day only if it succeeds.
+
+    ``fetch`` gets the raw-page hook to give its client; a 4xx fails the step for good (`upstream_errors`).
+    """
+    with upstream_errors(f"{dataset} {dt}"), RawLanding(raw_dir, dataset, dt, run_id) as landing:
+        return asyncio.run(fetch(landing.write)), landing
 
 
 @contextmanager

@@ -15,6 +15,17 @@ from mca_resources.settings import Settings
 from mca_resources.subgraph import SubgraphClient
 from mca_resources.tollama import TollamaClient
 
+#: resource field -> settings field
+_SETTINGS_FIELDS = {
+    "gamma_url": "gamma_url",
+    "clob_url": "clob_url",
+    "ws_url": "ws_url",
+    "subgraph_url": "subgraph_url",
+    "timeout_s": "http_timeout_s",
+    "max_retries": "http_max_retries",
+    "max_concurrency": "http_max_concurrency",
+}
+
 
 class PolymarketResource(dg.ConfigurableResource):  # type: ignore[misc]
     """Gamma, CLOB REST, subgraph and market-WebSocket endpoints with the HTTP behaviour settings."""
@@ -29,26 +40,10 @@ class PolymarketResource(dg.ConfigurableResource):  # type: ignore[misc]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolymarketResource:
-        return cls(
-            gamma_url=settings.gamma_url,
-            clob_url=settings.clob_url,
-            ws_url=settings.ws_url,
-            subgraph_url=settings.subgraph_url,
-            timeout_s=settings.http_timeout_s,
-            max_retries=settings.http_max_retries,
-            max_concurrency=settings.http_max_concurrency,
-        )
+        return cls(**{field: getattr(settings, name) for field, name in _SETTINGS_FIELDS.items()})
 
     def settings(self) -> Settings:
-        return Settings(
-            gamma_url=self.gamma_url,
-            clob_url=self.clob_url,
-            ws_url=self.ws_url,
-            subgraph_url=self.subgraph_url,
-            http_timeout_s=self.timeout_s,
-            http_max_retries=self.max_retries,
-            http_max_concurrency=self.max_concurrency,
-        )
+        return Settings(**{name: getattr(self, field) for field, name in _SETTINGS_FIELDS.items()})
 
     def gamma(self, raw_sink: RawSink | None = None) -> GammaClient:
         return factory.gamma_client(self.settings(), raw_sink)

@@ -20,14 +20,10 @@ from mca_assets.common import (
     written_result,
 )
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
-from mca_core.features import build_features
+from mca_core.features import FEATURE_COLUMNS, build_features
 from mca_resources.warehouse import read_frame
 
 FEATURES_KEY = dg.AssetKey(["core", "features"])
-FEATURE_COLUMNS = [
-    "dt", "market_id", "ts", "p_yes", "ret_1h", "ret_1d", "vol_24h", "volume_velocity", "oi_change", "tte_hours",
-    "liquidity_bucket", "spread",
-]  # fmt: skip
 
 
 @daily_asset(

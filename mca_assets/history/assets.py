@@ -5,7 +5,6 @@ days) plus a margin before resolution, in windows the server accepts, and lands 
 ``core.price_history`` parses the landed pages (unique per market and timestamp).
 """
 
-import asyncio
 from collections import Counter
 from datetime import date
 
@@ -17,9 +16,9 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.checklib import non_empty_spec
 from mca_assets.common import (
     daily_asset,
+    land_day,
     partition_dates,
     preview,
-    upstream_errors,
     warehouse_connection,
     write_days,
     written_result,
@@ -29,7 +28,7 @@ from mca_core.normalize import normalize_price_history_batch
 from mca_resources.clob import ClobClient
 from mca_resources.dagster_resources import PolymarketResource
 from mca_resources.dagster_storage import StorageResource
-from mca_resources.landing import RawLanding, read_pages
+from mca_resources.landing import read_pages
 from mca_resources.warehouse import read_frame
 
 PRICE_HISTORY = "price_history"
@@ -84,11 +83,13 @@ def price_history_raw(
     per_day = {}
     for dt in partition_dates(context):
         cohort = _cohort_tokens(warehouse, dt)  # read, then close the warehouse before any network call
-        with (
-            upstream_errors(f"price history {dt}"),
-            RawLanding(storage.raw_dir, PRICE_HISTORY, dt, context.run.run_id) as landing,
-        ):
-            points = asyncio.run(_fetch(polymarket.clob(raw_sink=landing.write), cohort, config.fidelity_min))
+        points, landing = land_day(
+            storage.raw_dir,
+            PRICE_HISTORY,
+            dt,
+            context.run.run_id,
+            lambda sink, cohort=cohort: _fetch(polymarket.clob(raw_sink=sink), cohort, config.fidelity_min),
+        )
         per_day[dt.isoformat()] = {"markets": cohort.height, "pages": landing.pages, "points": points}
         context.log.info(f"price history {dt}: {cohort.height} markets, {landing.pages} pages, {points} points")
     return dg.MaterializeResult(metadata={"per_day": dg.MetadataValue.json(per_day)})

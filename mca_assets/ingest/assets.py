@@ -6,16 +6,14 @@ day, even early), and the markets still open, in both cases started before the d
 exactly the markets alive during the day; the raw pages keep everything the crawl saw.
 """
 
-import asyncio
 from datetime import date, timedelta
 
 import dagster as dg
 
-from mca_assets.common import daily_asset, partition_dates, upstream_errors
+from mca_assets.common import daily_asset, land_day, partition_dates
 from mca_resources.dagster_resources import PolymarketResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.gamma import GammaClient, GammaFilters
-from mca_resources.landing import RawLanding
 
 GAMMA_MARKETS = "gamma_markets"
 GAMMA_EVENTS = "gamma_events"
@@ -49,8 +47,13 @@ def _land(
 ) -> dg.MaterializeResult:
     per_day: dict[str, dict[str, int]] = {}
     for dt in partition_dates(context):
-        with upstream_errors(f"{kind} {dt}"), RawLanding(storage.raw_dir, kind, dt, context.run.run_id) as landing:
-            records, rejected, pages = asyncio.run(_crawl(polymarket.gamma(raw_sink=landing.write), kind, dt))
+        (records, rejected, pages), landing = land_day(
+            storage.raw_dir,
+            kind,
+            dt,
+            context.run.run_id,
+            lambda sink, dt=dt: _crawl(polymarket.gamma(raw_sink=sink), kind, dt),
+        )
         per_day[dt.isoformat()] = {"records": records, "rejected": rejected, "pages": pages, "bytes": landing.bytes}
         context.log.info(f"{kind} {dt}: {records} records ({rejected} rejected) in {pages} pages")
     total = {k: sum(d[k] for d in per_day.values()) for k in ("records", "rejected", "pages", "bytes")}

@@ -5,8 +5,6 @@ fails after the client's retries fails the step (nothing is silently short). ``c
 the rows from the landed responses with `mca_core.onchain.market_activity`.
 """
 
-import asyncio
-
 import dagster as dg
 import msgspec
 import polars as pl
@@ -14,9 +12,9 @@ from dagster_duckdb import DuckDBResource
 
 from mca_assets.common import (
     daily_asset,
+    land_day,
     partition_dates,
     preview,
-    upstream_errors,
     warehouse_connection,
     write_days,
 )
@@ -24,7 +22,7 @@ from mca_assets.normalize.assets import MARKETS_KEY
 from mca_core.onchain import market_activity
 from mca_resources.dagster_resources import PolymarketResource
 from mca_resources.dagster_storage import StorageResource
-from mca_resources.landing import RawLanding, read_pages
+from mca_resources.landing import read_pages
 from mca_resources.subgraph import MarketTokens, SubgraphClient, SubgraphReport
 from mca_resources.warehouse import read_frame
 
@@ -42,11 +40,19 @@ def _tokens(warehouse: DuckDBResource, dt: object) -> pl.DataFrame:
         )
 
 
-async def _metrics(client: SubgraphClient, markets: list[MarketTokens]) -> SubgraphReport:
+async def _metrics(client: SubgraphClient, markets: list[MarketTokens], what: str) -> SubgraphReport:
+    """All chunks or a failure (raised before the landing is published): a short day is never written."""
     try:
-        return await client.metrics(markets)
+        report = await client.metrics(markets)
     finally:
         await client.http.aclose()
+    if report.failures:
+        failed = sum(len(f.ids) for f in report.failures)
+        raise dg.Failure(
+            f"{what}: {len(report.failures)} chunks ({failed} ids) failed; first: {report.failures[0].reason}",
+            metadata={"failed_chunks": len(report.failures)},
+        )
+    return report
 
 
 @daily_asset(
@@ -66,18 +72,15 @@ def subgraph_raw(
     for dt in partition_dates(context):
         tokens = _tokens(warehouse, dt)
         markets = [MarketTokens(r[1], r[2], r[3]) for r in tokens.iter_rows()]
-        with (
-            upstream_errors(f"subgraph {dt}"),
-            RawLanding(storage.raw_dir, SUBGRAPH, dt, context.run.run_id) as landing,
-        ):
-            report = asyncio.run(_metrics(polymarket.subgraph(raw_sink=landing.write), markets))
-            if report.failures:
-                failed = sum(len(f.ids) for f in report.failures)
-                raise dg.Failure(
-                    f"subgraph {dt}: {len(report.failures)} chunks ({failed} ids) failed; first: "
-                    f"{report.failures[0].reason}",
-                    metadata={"failed_chunks": len(report.failures)},
-                )
+        _, landing = land_day(
+            storage.raw_dir,
+            SUBGRAPH,
+            dt,
+            context.run.run_id,
+            lambda sink, markets=markets, dt=dt: _metrics(
+                polymarket.subgraph(raw_sink=sink), markets, f"subgraph {dt}"
+            ),
+        )
         per_day[dt.isoformat()] = {"markets": len(markets), "pages": landing.pages}
     return dg.MaterializeResult(metadata={"per_day": dg.MetadataValue.json(per_day)})
 

@@ -140,7 +140,8 @@ CREATE TABLE IF NOT EXISTS core.features (
     oi_change DOUBLE,
     tte_hours DOUBLE,
     liquidity_bucket VARCHAR,
-    spread DOUBLE
+    spread DOUBLE,
+    liquidity_usd DOUBLE
 );
 
 -- key (dt, window, horizon, segment_type, segment); dt = the as-of day of the scoreboard

@@ -16,6 +16,8 @@ from mca_assets.cutoff import assets as cutoff_assets
 from mca_assets.cutoff import checks as cutoff_checks
 from mca_assets.features import assets as features_assets
 from mca_assets.features import checks as features_checks
+from mca_assets.forecasts import assets as forecasts_assets
+from mca_assets.forecasts import checks as forecasts_checks
 from mca_assets.history import assets as history_assets
 from mca_assets.history import checks as history_checks
 from mca_assets.ingest import assets as ingest_assets
@@ -24,6 +26,8 @@ from mca_assets.labels import assets as labels_assets
 from mca_assets.labels import checks as labels_checks
 from mca_assets.normalize import assets as normalize_assets
 from mca_assets.normalize import checks as normalize_checks
+from mca_assets.realtime import assets as realtime_assets
+from mca_assets.realtime import checks as realtime_checks
 from mca_assets.registry import assets as registry_assets
 from mca_assets.registry import checks as registry_checks
 from mca_assets.snapshots import assets as snapshots_assets
@@ -33,15 +37,19 @@ from mca_assets.subgraph import checks as subgraph_checks
 from mca_resources.dagster_resources import PolymarketResource, TollamaResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
+from mca_sensors.jobs import realtime_capture
+from mca_sensors.sensor import build_realtime_sensor
 
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
     calibration_intervals, calibration_drift,
+    realtime_assets, forecasts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
     cutoff_checks, features_checks, calibration_checks,
+    realtime_checks, forecasts_checks,
 ]  # fmt: skip
 
 
@@ -56,12 +64,14 @@ def resources_for(settings: Settings) -> dict[str, object]:
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or get_settings()
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],
-        jobs=[daily_job],
-        schedules=[daily_schedule],
-        resources=resources_for(settings or get_settings()),
+        jobs=[daily_job, realtime_capture, forecasts_assets.forecast_job],
+        schedules=[daily_schedule, forecasts_assets.forecast_schedule],
+        sensors=[build_realtime_sensor(settings)],
+        resources=resources_for(settings),
         # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
         executor=dg.in_process_executor,
     )

@@ -146,32 +146,33 @@ def bands_scores(y: npt.ArrayLike, bands: npt.ArrayLike) -> FloatArray:
     return band_scores(y, b[0], _median_row(b), b[-1])
 
 
-def apply_scale(bands: npt.ArrayLike, q_hat: float) -> FloatArray:
+def apply_scale(bands: npt.ArrayLike, q_hat: float | npt.ArrayLike) -> FloatArray:
     """Scale every row's distance from the median by ``max(1 + q_hat, 0)``; monotone, clipped to [0, 1].
 
     Sides narrower than :data:`MIN_SIDE_WIDTH` are first widened to it (consistent with the score).
-    ``q_hat = +inf`` sends rows below the median to 0 and above it to 1. ``bands`` is ``(Q, ...)``.
+    ``q_hat = +inf`` sends rows below the median to 0 and above it to 1. ``bands`` is ``(Q, ...)``; ``q_hat`` is
+    one threshold or one per band (an array broadcasting to ``bands.shape[1:]``, as ACI's moving threshold).
     """
     b = np.array(bands, dtype=np.float64)
     if b.ndim < 1 or b.shape[0] < 2:
         raise ValueError("bands need at least two quantile rows")
-    if math.isnan(q_hat):
+    q = np.asarray(q_hat, dtype=np.float64)
+    if np.isnan(q).any():
         raise ValueError("q_hat is NaN")
     k = b.shape[0]
     m = _median_row(b)
     lower_rows = np.arange(k) < (k // 2)  # strictly below the median position
     upper_rows = np.arange(k) >= (k + 1) // 2
-    if math.isinf(q_hat) and q_hat > 0:
-        b[lower_rows] = 0.0
-        b[upper_rows] = 1.0
-        return np.clip(b, 0.0, 1.0)
-    lam = max(1.0 + q_hat, 0.0)
+    full = np.broadcast_to(np.isposinf(q), m.shape)
+    lam = np.maximum(1.0 + np.where(np.isposinf(q), 0.0, q), 0.0)
     # widen degenerate outer sides to the floor (inner rows stay between the edge and the median)
     b[0] = np.minimum(b[0], m - MIN_SIDE_WIDTH)
     b[-1] = np.maximum(b[-1], m + MIN_SIDE_WIDTH)
-    out = m[None, ...] + lam * (b - m[None, ...]) if b.ndim > 1 else m + lam * (b - m)
+    out = m[None, ...] + lam * (b - m[None, ...])
     if k % 2:
         out[k // 2] = m
+    out[lower_rows] = np.where(full, 0.0, out[lower_rows])
+    out[upper_rows] = np.where(full, 1.0, out[upper_rows])
     out = np.clip(out, 0.0, 1.0)
     return np.maximum.accumulate(out, axis=0)
 
@@ -245,7 +246,7 @@ class ConformalState(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     alpha: float
-    method: Literal["split", "mondrian"]
+    method: Literal["split", "mondrian", "aci"]
     fitted_at: datetime
     min_group: int
     pooled: GroupCalibration
@@ -377,13 +378,17 @@ class AdaptiveConformal:
         """The current calibrated band ``C_t`` for a base band ``(Q, ...)``."""
         return apply_scale(bands, self.q_t)
 
-    def update(self, y: float, lo: float, hi: float, median: float | None = None) -> float:
-        """Observe ``y`` for the base band ``[lo, hi]`` (median defaults to the midpoint); return ``alpha_{t+1}``."""
+    def update(self, y: float, lo: float, hi: float, median: float | None = None, q_used: float | None = None) -> float:
+        """Observe ``y`` for the base band ``[lo, hi]`` (median defaults to the midpoint); return ``alpha_{t+1}``.
+
+        ``q_used``: the threshold the issued band was scaled with, when feedback arrives late (a multi-step
+        forecast issued before later observations); the miss is then judged against the band actually issued.
+        """
         if not (math.isfinite(y) and math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError("y, lo and hi must be finite")
         m = 0.5 * (lo + hi) if median is None else float(median)
         score = float(band_scores(y, lo, m, hi))
-        err = 1 if score > self.q_t else 0
+        err = 1 if score > (self.q_t if q_used is None else q_used) else 0
         self.alpha_t = self.alpha_t + self.gamma * (self.alpha - err)
         self.n_updates += 1
         self.n_errors += err

@@ -17,27 +17,32 @@ plus the points of its reliability diagram. Every number equals the matching fun
   so a multi-outcome event counts once. ``ece_debiased`` is always unweighted (``metrics``).
 - bins: equal-mass bins of ``metrics.equal_mass_bins`` computed per group with Polars ranks
   (ties share a bin, bins renumbered densely).
-- ``brier_ci_low/high``: event-cluster bootstrap (``metrics.bootstrap_ratio_ci``) with a seed
-  derived from ``(seed, window, horizon, segment_type, segment)`` by ``metrics.stable_seed``.
+- ``brier_ci_low/high``: event-cluster Poisson bootstrap (``metrics.brier_bootstrap_ci``): an event has the
+  same multiplicity in a replicate whatever group it is in, so all groups share one weight matrix.
+- ``ece_debiased_ci_low/high``: the Wald interval of ``metrics.ece_debiased_interval`` per group.
 - ``slope``/``intercept``: logistic calibration fit (``metrics.logistic_fit``), with Wald 95%
   intervals ``estimate ± 1.96 se``; NaN when the fit is not identified.
 - ``low_confidence``: ``n < min_n``.
 
-Counts, sums, Brier, log loss, bins, ECE and Murphy terms come from Polars ``group_by``; only the
-logistic fit and the bootstrap loop over groups in numpy. Output is sorted by window (in the
+Counts, sums, Brier, log loss, bins, ECE and Murphy terms come from Polars ``group_by``; the bootstrap is one
+sparse product for all groups; only the logistic fit loops over groups in numpy. Output is sorted by window (in the
 order given), horizon (``1h .. 1m``, then others by name), segment type (order above), segment
 (bucket order, else by name) and, for bins, bin.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
+from numpy.typing import NDArray
+from scipy import sparse
 
 from mca_core import metrics
 from mca_core.cutoffs import HORIZONS
@@ -70,9 +75,10 @@ _BUCKET_ORDER: Final[Mapping[str, tuple[str, ...]]] = {
     "volume_bucket": VOLUME_BUCKETS,
 }
 _Z95: Final = 1.96
-_GROUP_LABELS: Final = ("_wi", "window", "_h", "horizon", "_si", "segment_type", "segment")
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
-_KEYS: Final = ("dt", "window", "horizon", "segment_type", "segment")
 SCOREBOARD_SCHEMA: Final = pl.Schema(
     {
         "dt": pl.Date(),
@@ -88,6 +94,8 @@ SCOREBOARD_SCHEMA: Final = pl.Schema(
         "log_loss": pl.Float64(),
         "ece": pl.Float64(),
         "ece_debiased": pl.Float64(),
+        "ece_debiased_ci_low": pl.Float64(),
+        "ece_debiased_ci_high": pl.Float64(),
         "reliability": pl.Float64(),
         "resolution": pl.Float64(),
         "uncertainty": pl.Float64(),
@@ -175,50 +183,97 @@ def _prepare(cutoffs: pl.DataFrame) -> pl.DataFrame:
     )
     if bad.height:
         raise ValueError(f"build_scoreboard: rows need dt, horizon, p_yes in [0, 1] and y in {{0, 1}}: {bad.row(0)}")
-    order = {name: i for i, name in enumerate(HORIZONS)}
     # sorted once on values so that every group below, cut out with a stable sort, is in (p, y, event) order
-    return frame.with_columns(
-        pl.col("horizon").replace_strict(order, default=len(order), return_dtype=pl.Int32).alias("_h"),
-        (pl.col("event_id").rank("dense") - 1).cast(pl.Int64).alias("_ev"),
-    ).sort("p", "y", "_ev")
+    return frame.with_columns((pl.col("event_id").rank("dense") - 1).cast(pl.Int64).alias("_ev")).sort("p", "y", "_ev")
 
 
-def _long(frame: pl.DataFrame, as_of: date, windows: Mapping[str, int | None]) -> pl.DataFrame:
-    """One row per (row, window containing its cohort, segment type), null segments dropped."""
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """Integer codes of the group labels, in report order, so one integer key sorts groups as reported."""
+
+    windows: tuple[str, ...]
+    horizons: tuple[str, ...]
+    segments: dict[str, tuple[str, ...]]  # per segment type
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, windows: Mapping[str, int | None]) -> _Labels:
+        seen = set(frame["horizon"].unique().to_list())
+        horizons = tuple(h for h in HORIZONS if h in seen) + tuple(sorted(seen - set(HORIZONS)))
+        segments = {}
+        for segment_type in SEGMENT_TYPES:
+            present = set(frame[f"seg_{segment_type}"].drop_nulls().unique().to_list())
+            bucket_order = _BUCKET_ORDER.get(segment_type, ())
+            segments[segment_type] = tuple(b for b in bucket_order if b in present) + tuple(
+                sorted(present - set(bucket_order))
+            )
+        return cls(tuple(windows), horizons, segments)
+
+    @property
+    def width(self) -> int:
+        return max(1, *(len(v) for v in self.segments.values()))
+
+    def key(self, wi: int, si: int, segment_type: str) -> pl.Expr:
+        """``((window * H + horizon) * S + segment_type) * L + segment`` for the rows of one (window, type)."""
+        horizon = pl.col("horizon").replace_strict({h: i for i, h in enumerate(self.horizons)}, return_dtype=pl.Int64)
+        segment = pl.col(f"seg_{segment_type}").replace_strict(
+            {label: i for i, label in enumerate(self.segments[segment_type])}, return_dtype=pl.Int64
+        )
+        return ((wi * len(self.horizons) + horizon) * len(SEGMENT_TYPES) + si) * self.width + segment
+
+    def decode(self, keys: IntArray) -> pl.DataFrame:
+        segment_code, rest = keys % self.width, keys // self.width
+        si, rest = rest % len(SEGMENT_TYPES), rest // len(SEGMENT_TYPES)
+        hi, wi = rest % len(self.horizons), rest // len(self.horizons)
+        types = [SEGMENT_TYPES[i] for i in si.tolist()]
+        return pl.DataFrame(
+            {
+                "window": [self.windows[i] for i in wi.tolist()],
+                "horizon": [self.horizons[i] for i in hi.tolist()],
+                "segment_type": types,
+                "segment": [self.segments[t][c] for t, c in zip(types, segment_code.tolist(), strict=True)],
+            },
+            schema={"window": pl.String, "horizon": pl.String, "segment_type": pl.String, "segment": pl.String},
+        )
+
+
+def _long(frame: pl.DataFrame, as_of: date, windows: Mapping[str, int | None], labels: _Labels) -> pl.DataFrame:
+    """One row per (row, window containing its cohort, segment type), null segments dropped, sorted by group key
+    and, inside a group, by (p, y, event)."""
     parts: list[pl.DataFrame] = []
     in_past = frame.filter(pl.col("dt") <= as_of)
     for wi, (window, days) in enumerate(windows.items()):
         if days is not None and days < 1:
             raise ValueError(f"build_scoreboard: window {window!r} needs >= 1 day, got {days}")
         sub = in_past if days is None else in_past.filter(pl.col("dt") > as_of - timedelta(days=days))
+        if sub.height == 0:
+            continue
         for si, segment_type in enumerate(SEGMENT_TYPES):
             parts.append(
-                sub.select(
-                    pl.lit(wi, dtype=pl.Int32).alias("_wi"),
-                    pl.lit(window).alias("window"),
-                    "_h",
-                    "horizon",
-                    pl.lit(si, dtype=pl.Int32).alias("_si"),
-                    pl.lit(segment_type).alias("segment_type"),
-                    pl.col(f"seg_{segment_type}").alias("segment"),
-                    "p",
-                    "y",
-                    "_ev",
-                ).filter(pl.col("segment").is_not_null())
+                sub.filter(pl.col(f"seg_{segment_type}").is_not_null()).select(
+                    labels.key(wi, si, segment_type).alias("key"), "p", "y", "_ev"
+                )
             )
-    return pl.concat(parts, how="vertical", rechunk=True)
+    if not parts:
+        return pl.DataFrame(schema={"key": pl.Int64, "p": pl.Float64, "y": pl.Float64, "_ev": pl.Int64})
+    return pl.concat(parts, how="vertical").sort("key", maintain_order=True)
 
 
-def _wilson(successes: pl.Expr, n: pl.Expr, z: float = _Z95) -> tuple[pl.Expr, pl.Expr]:
-    """Polars form of ``metrics.wilson_interval`` (same formula and clipping)."""
+def _runs(*columns: npt.NDArray[Any]) -> BoolArray:
+    """True where a row starts a new run of equal values in any of ``columns`` (the first row always does)."""
+    out = np.ones(columns[0].size, dtype=bool)
+    if out.size:
+        out[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in columns])
+    return out
+
+
+def _wilson(successes: FloatArray, n: FloatArray, z: float = _Z95) -> tuple[FloatArray, FloatArray]:
+    """Vector form of ``metrics.wilson_interval`` (same formula and clipping)."""
     rate = successes / n
     z2 = z * z
     denom = 1.0 + z2 / n
     center = (rate + z2 / (2.0 * n)) / denom
-    half = z / denom * (rate * (1.0 - rate) / n + z2 / (4.0 * n * n)).sqrt()
-    low = pl.min_horizontal(pl.max_horizontal(pl.lit(0.0), center - half), rate)
-    high = pl.max_horizontal(pl.min_horizontal(pl.lit(1.0), center + half), rate)
-    return low, high
+    half = z / denom * np.sqrt(rate * (1.0 - rate) / n + z2 / (4.0 * n * n))
+    return np.minimum(np.maximum(0.0, center - half), rate), np.maximum(np.minimum(1.0, center + half), rate)
 
 
 def build_scoreboard(
@@ -244,142 +299,142 @@ def build_scoreboard(
             f"build_scoreboard: need n_bins >= 1, n_boot >= 1, min_n >= 0; got {n_bins}, {n_boot}, {min_n}"
         )
     frame = _prepare(cutoffs)
-    long = _long(frame, as_of, windows)
+    labels = _Labels.of(frame, windows)
+    long = _long(frame, as_of, windows, labels)
     if long.height == 0:
         return ScoreboardResult(_empty(SCOREBOARD_SCHEMA), _empty(RELIABILITY_BINS_SCHEMA))
 
-    group = ("_wi", "_h", "_si", "segment")
-    weight = (1.0 / pl.len().over([*group, "_ev"])).cast(pl.Float64) if event_weighting else pl.lit(1.0)
-    p, y, w = pl.col("p"), pl.col("y"), pl.col("w")
-    pc = p.clip(eps, 1.0 - eps)
-    long = (
-        long.with_columns(
-            (pl.struct(*group).rank("dense") - 1).cast(pl.Int64).alias("gid"),
-            weight.alias("w"),
-        )
-        .sort("gid", maintain_order=True)  # stable: (gid, p, y, event) order, whatever the input row order
-        .with_columns(
-            (pl.col("p").rank("min").over("gid") - 1).cast(pl.Int64).alias("_r"),
-            pl.len().over("gid").cast(pl.Int64).alias("_n"),
-        )
-        .with_columns(((pl.col("_r") * pl.min_horizontal(pl.col("_n"), n_bins)) // pl.col("_n")).alias("_raw"))
-        .with_columns((pl.col("_raw").rank("dense").over("gid") - 1).cast(pl.Int64).alias("bin"))
+    key, p, y, ev = (long[c].to_numpy() for c in ("key", "p", "y", "_ev"))
+    g_new = _runs(key)
+    g_start = np.flatnonzero(g_new)
+    gid = np.cumsum(g_new) - 1
+    n_g = np.diff(np.append(g_start, key.size))
+    if event_weighting:
+        w = 1.0 / long.select(pl.len().over("key", "_ev"))["len"].to_numpy().astype(np.float64)
+    else:
+        w = np.ones(key.size)
+
+    # equal-mass bins: rank "min" inside the group (rows are in p order), raw bin, dense renumbering
+    row = np.arange(key.size)
+    run_start = np.maximum.accumulate(np.where(_runs(key, p), row, 0))
+    rank = run_start - g_start[gid]
+    n_row = n_g[gid]
+    raw = rank * np.minimum(n_row, n_bins) // n_row
+    b_new = _runs(key, raw)
+    b_start = np.flatnonzero(b_new)
+    bin_global = np.cumsum(b_new) - 1
+    bin_local = bin_global - bin_global[g_start[gid]]
+
+    def per_group(values: FloatArray) -> FloatArray:
+        return np.add.reduceat(values, g_start)
+
+    def per_bin(values: FloatArray) -> FloatArray:
+        return np.add.reduceat(values, b_start)
+
+    pc = np.clip(p, eps, 1.0 - eps)
+    w_g = per_group(w)
+    brier = per_group(w * (p - y) ** 2) / w_g
+    log_loss = per_group(w * -(y * np.log(pc) + (1.0 - y) * np.log1p(-pc))) / w_g
+    y_bar = per_group(w * y) / w_g
+
+    n_k = np.diff(np.append(b_start, key.size)).astype(np.float64)
+    w_k = per_bin(w)
+    p_mean, y_rate = per_bin(w * p) / w_k, per_bin(w * y) / w_k
+    p_unw, o_unw = per_bin(p) / n_k, per_bin(y) / n_k
+    bin_gid = gid[b_start]
+    gb_start = np.flatnonzero(_runs(bin_gid))
+    share = w_k / w_g[bin_gid]
+    correction = np.where(n_k > 1.0, o_unw * (1.0 - o_unw) / np.maximum(n_k - 1.0, 1.0), 0.0)
+    term = (p_unw - o_unw) ** 2 - correction
+    var_k = np.maximum(o_unw * (1.0 - o_unw), p_unw * (1.0 - p_unw)) / n_k
+    mass = n_k / n_g[bin_gid]
+    ece2 = np.add.reduceat(mass * term, gb_start)
+    ece2_half = _Z95 * np.sqrt(
+        np.add.reduceat(mass**2 * (2.0 * var_k**2 + 4.0 * np.maximum(term, 0.0) * var_k), gb_start)
     )
 
-    groups = (
-        long.group_by("gid", maintain_order=True)
-        .agg(
-            pl.col(*_GROUP_LABELS).first(),
-            pl.len().cast(pl.Int64).alias("n"),
-            pl.col("_ev").n_unique().cast(pl.Int64).alias("n_events"),
-            w.sum().alias("_w"),
-            (w * (p - y) ** 2).sum().alias("_sq"),
-            (w * -(y * pc.log() + (1.0 - y) * (-pc).log1p())).sum().alias("_ll"),
-            (w * y).sum().alias("_wy"),
-        )
-        .with_columns((pl.col("_wy") / pl.col("_w")).alias("_ybar"))
-    )
-    bins = (
-        long.group_by("gid", "bin", maintain_order=True)
-        .agg(
-            pl.len().cast(pl.Int64).alias("n"),
-            w.sum().alias("_wk"),
-            (w * p).sum().alias("_wp"),
-            (w * y).sum().alias("_wyk"),
-            p.sum().alias("_sp"),
-            y.sum().alias("_sy"),
-        )
-        .join(groups.select("gid", "n", "_w", "_ybar"), on="gid", how="left", suffix="_g")
-        .with_columns(
-            (pl.col("_wp") / pl.col("_wk")).alias("p_mean"),
-            (pl.col("_wyk") / pl.col("_wk")).alias("y_rate"),
-            (pl.col("_wk") / pl.col("_w")).alias("_share"),
-        )
-    )
-    n_k = pl.col("n").cast(pl.Float64)
-    gap = pl.col("y_rate") - pl.col("p_mean")
-    o_unw = pl.col("_sy") / n_k
-    correction = pl.when(n_k > 1.0).then(o_unw * (1.0 - o_unw) / (n_k - 1.0)).otherwise(0.0)
-    per_group = bins.group_by("gid").agg(
-        (pl.col("_share") * gap.abs()).sum().alias("ece"),
-        (pl.col("_share") * gap**2).sum().alias("reliability"),
-        (pl.col("_share") * (pl.col("y_rate") - pl.col("_ybar")) ** 2).sum().alias("resolution"),
-        (n_k / pl.col("n_g") * ((pl.col("_sp") / n_k - o_unw) ** 2 - correction)).sum().alias("_ece2"),
-    )
+    slope, intercept, se_b, se_a = _logistic_fits(p, y, w, g_start, key, eps)
+    n_events, ci_low, ci_high = _brier_intervals(
+        gid, ev, w, (p - y) ** 2, g_start.size, frame.select("event_id", "_ev").unique("_ev").sort("_ev")["event_id"],
+        n_boot, seed,
+    )  # fmt: skip
+    group_labels = labels.decode(key[g_start])
+    board = pl.DataFrame(
+        {
+            "dt": pl.Series([as_of] * g_start.size, dtype=pl.Date),
+            **group_labels.to_dict(),
+            "n": n_g,
+            "n_events": n_events,
+            "brier": brier,
+            "brier_ci_low": ci_low,
+            "brier_ci_high": ci_high,
+            "log_loss": log_loss,
+            "ece": np.add.reduceat(share * np.abs(y_rate - p_mean), gb_start),
+            "ece_debiased": np.sqrt(np.maximum(ece2, 0.0)),
+            "ece_debiased_ci_low": np.sqrt(np.maximum(ece2 - ece2_half, 0.0)),
+            "ece_debiased_ci_high": np.sqrt(np.maximum(ece2 + ece2_half, 0.0)),
+            "reliability": np.add.reduceat(share * (y_rate - p_mean) ** 2, gb_start),
+            "resolution": np.add.reduceat(share * (y_rate - y_bar[bin_gid]) ** 2, gb_start),
+            "uncertainty": y_bar * (1.0 - y_bar),
+            "slope": slope,
+            "intercept": intercept,
+            "slope_ci_low": slope - _Z95 * se_b,
+            "slope_ci_high": slope + _Z95 * se_b,
+            "intercept_ci_low": intercept - _Z95 * se_a,
+            "intercept_ci_high": intercept + _Z95 * se_a,
+            "low_confidence": n_g < min_n,
+        }
+    ).cast(SCOREBOARD_SCHEMA)
 
-    fits = _numpy_stats(long, groups, n_boot=n_boot, seed=seed, eps=eps)
-    board = (
-        groups.join(per_group, on="gid", how="left")
-        .join(fits, on="gid", how="left")
-        .with_columns(
-            pl.lit(as_of, dtype=pl.Date).alias("dt"),
-            (pl.col("_sq") / pl.col("_w")).alias("brier"),
-            (pl.col("_ll") / pl.col("_w")).alias("log_loss"),
-            pl.col("_ece2").clip(lower_bound=0.0).sqrt().alias("ece_debiased"),
-            (pl.col("_ybar") * (1.0 - pl.col("_ybar"))).alias("uncertainty"),
-            (pl.col("slope") - _Z95 * pl.col("_se_b")).alias("slope_ci_low"),
-            (pl.col("slope") + _Z95 * pl.col("_se_b")).alias("slope_ci_high"),
-            (pl.col("intercept") - _Z95 * pl.col("_se_a")).alias("intercept_ci_low"),
-            (pl.col("intercept") + _Z95 * pl.col("_se_a")).alias("intercept_ci_high"),
-            (pl.col("n") < min_n).alias("low_confidence"),
-        )
-    )
-    board = _sorted(board).select(list(SCOREBOARD_SCHEMA)).cast(SCOREBOARD_SCHEMA)
-
-    ci_low, ci_high = _wilson(pl.col("y_rate") * n_k, n_k)
-    reliability = bins.join(groups.select("gid", *_GROUP_LABELS), on="gid", how="left").with_columns(
-        pl.lit(as_of, dtype=pl.Date).alias("dt"),
-        ci_low.alias("y_rate_ci_low"),
-        ci_high.alias("y_rate_ci_high"),
-    )
-    reliability = _sorted(reliability, "bin").select(list(RELIABILITY_BINS_SCHEMA)).cast(RELIABILITY_BINS_SCHEMA)
+    ci_low_k, ci_high_k = _wilson(y_rate * n_k, n_k)
+    reliability = pl.DataFrame(
+        {
+            "dt": pl.Series([as_of] * b_start.size, dtype=pl.Date),
+            **group_labels[bin_gid].to_dict(),
+            "bin": bin_local[b_start],
+            "p_mean": p_mean,
+            "y_rate": y_rate,
+            "y_rate_ci_low": ci_low_k,
+            "y_rate_ci_high": ci_high_k,
+            "n": n_k.astype(np.int64),
+        }
+    ).cast(RELIABILITY_BINS_SCHEMA)
     return ScoreboardResult(scoreboard=board, reliability_bins=reliability)
 
 
-def _sorted(frame: pl.DataFrame, *extra: str) -> pl.DataFrame:
-    """Deterministic report order: window, horizon, segment type, segment (bucket order), extras."""
-    seg_order = pl.lit(0, dtype=pl.Int32)
-    for segment_type, labels in _BUCKET_ORDER.items():
-        rank = pl.col("segment").replace_strict(
-            {label: i for i, label in enumerate(labels)}, default=len(labels), return_dtype=pl.Int32
-        )
-        seg_order = pl.when(pl.col("segment_type") == segment_type).then(rank).otherwise(seg_order)
-    return frame.with_columns(seg_order.alias("_so")).sort("_wi", "_h", "horizon", "_si", "_so", "segment", *extra)
+def _logistic_fits(
+    p: FloatArray, y: FloatArray, w: FloatArray, g_start: IntArray, key: IntArray, eps: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``metrics.logistic_fit`` per group; runs of equal (p, y) inside a group are merged into one weighted row
+    first (the same likelihood, far fewer rows on tick prices)."""
+    starts = np.flatnonzero(_runs(key, p, y))
+    pc = np.clip(p[starts], eps, 1.0 - eps)
+    x, ys, ws = np.log(pc) - np.log1p(-pc), y[starts], np.add.reduceat(w, starts)
+    bounds = np.searchsorted(starts, np.append(g_start, p.size))
+    fits = np.array(
+        [metrics.logistic_fit(x[lo:hi], ys[lo:hi], ws[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+    ).reshape(-1, 4)
+    return fits[:, 0], fits[:, 1], fits[:, 2], fits[:, 3]
 
 
-def _numpy_stats(long: pl.DataFrame, groups: pl.DataFrame, n_boot: int, seed: int, eps: float) -> pl.DataFrame:
-    """Per group: logistic calibration fit and the event-cluster bootstrap interval of the Brier score."""
-    offsets = np.concatenate(([0], np.cumsum(groups["n"].to_numpy())))
-    x = long.select(pl.col("p").clip(eps, 1.0 - eps).alias("p"))["p"].to_numpy()
-    x = np.log(x) - np.log1p(-x)
-    y = long["y"].to_numpy()
-    w = long["w"].to_numpy()
-    events = (
-        long.group_by("gid", "_ev")
-        .agg((pl.col("w") * (pl.col("p") - pl.col("y")) ** 2).sum().alias("num"), pl.col("w").sum().alias("den"))
-        .sort("gid", "_ev")
-    )
-    ev_offsets = np.concatenate(([0], np.cumsum(groups["n_events"].to_numpy())))
-    num, den = events["num"].to_numpy(), events["den"].to_numpy()
-    keys = groups.select("window", "horizon", "segment_type", "segment").rows()
-    out: dict[str, list[float]] = {
-        k: [] for k in ("slope", "intercept", "_se_b", "_se_a", "brier_ci_low", "brier_ci_high")
-    }
-    # rows are sorted by (gid, p, y): merge runs of equal (p, y) into one weighted row for the fit
-    # (same likelihood, far fewer rows on tick prices)
-    gid = long["gid"].to_numpy()
-    run = np.ones(x.size, dtype=bool)
-    run[1:] = (gid[1:] != gid[:-1]) | (x[1:] != x[:-1]) | (y[1:] != y[:-1])
-    starts = np.flatnonzero(run)
-    x, y, w = x[starts], y[starts], np.add.reduceat(w, starts)
-    offsets = np.searchsorted(starts, offsets)
-    for i, key in enumerate(keys):
-        lo, hi = int(offsets[i]), int(offsets[i + 1])
-        b, a, se_b, se_a = metrics.logistic_fit(x[lo:hi], y[lo:hi], w[lo:hi])
-        elo, ehi = int(ev_offsets[i]), int(ev_offsets[i + 1])
-        ci_low, ci_high = metrics.bootstrap_ratio_ci(
-            num[elo:ehi], den[elo:ehi], n_boot=n_boot, seed=metrics.stable_seed(seed, *key)
-        )
-        for name, value in zip(out, (b, a, se_b, se_a, ci_low, ci_high), strict=True):
-            out[name].append(value)
-    return pl.DataFrame({"gid": groups["gid"], **out})
+def _brier_intervals(
+    gid: IntArray,
+    ev: IntArray,
+    w: FloatArray,
+    sq: FloatArray,
+    n_groups: int,
+    event_ids: pl.Series,
+    n_boot: int,
+    seed: int,
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Events per group and ``metrics.brier_bootstrap_ci`` of every group at once: sparse (group x event) sums
+    (duplicates summed on conversion) times the (event x replicate) Poisson weights every group shares."""
+    shape = (n_groups, event_ids.len())
+    # one conversion sums both per-(group, event) totals: numerator and denominator ride as a complex pair
+    both = sparse.coo_array(((w * sq + 1j * w).astype(np.complex64), (gid, ev)), shape=shape).tocsr()
+    num = sparse.csr_array((both.data.real.copy(), both.indices, both.indptr), shape=shape)
+    den = sparse.csr_array((both.data.imag.copy(), both.indices, both.indptr), shape=shape)
+    weights = metrics.poisson_weights(metrics.cluster_keys(event_ids.to_numpy()), n_boot, seed)
+    top, bottom = np.asarray(num @ weights, dtype=np.float64), np.asarray(den @ weights, dtype=np.float64)
+    low, high = metrics.ratio_percentiles(top, bottom)
+    return np.diff(den.indptr).astype(np.int64), low, high

@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("mca_sandbox.cli", "main", "run the local Polymarket-compatible venue"),
     "fetch": ("mca_resources.fetch", "main", "print normalised records from one connector as JSON lines"),
     "demo": ("mca_resources.demo", "main", "start the demo (what `make demo` runs)"),
+    "serve": ("mca_serving.cli", "main", "run the HTTP service and the guarded forecaster"),
 }
 
 

@@ -28,6 +28,34 @@ class Settings:
     http_timeout_s: float = 10.0
     http_max_retries: int = 6
     http_max_concurrency: int = 8
+    # realtime capture (mca_sensors): window length, markets followed, overlap of consecutive windows, ranking
+    rt_window_s: int = 600
+    rt_top_n: int = 10
+    rt_overlap_s: int = 60
+    rt_rank_by: str = "volume_usd"  # or liquidity_usd (a core.markets column)
+    rt_sensor_interval_s: int = 30
+    rt_sensor_enabled: bool = False  # the sensor's default status: RUNNING when true (make demo sets it)
+    rt_gap_share_warn: float = 0.05  # rt.capture_runs gap share above this is a WARN
+    # the forecasting service (mca_serving, docs/serving.md)
+    environment: str = "production"  # "production" refuses research_only models at start-up
+    tsfm_models: str = "chronos2"  # comma-separated tollama models clients may name; the first is the default
+    tsfm_timeout_s: float = 2.0
+    tsfm_baseline: str = "ewma"  # ewma | kalman | rolling_quantile
+    tsfm_min_points: int = 32
+    tsfm_input_len: int = 288  # the last steps of y the model and the baseline see
+    tsfm_max_gap_s: float = 3600.0
+    tsfm_min_width: float = 0.02
+    tsfm_max_width: float = 0.60
+    tsfm_cache_fresh_s: float = 60.0
+    tsfm_cache_stale_s: float = 120.0
+    tsfm_breaker_failures: int = 5
+    tsfm_breaker_reset_s: float = 30.0
+    tsfm_degradation_window_s: float = 300.0
+    tsfm_rate_per_min: float = 120.0  # per identity
+    tsfm_rate_burst: int = 20
+    tsfm_anon_rate_per_min: float = 30.0  # per client address, before a valid token
+    tsfm_max_body_bytes: int = 262_144
+    tsfm_conformal_refresh_s: float = 60.0
 
     @property
     def warehouse_path(self) -> Path:

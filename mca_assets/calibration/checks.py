@@ -12,10 +12,12 @@ checks = [
     sql_check(
         SCOREBOARD_KEY,
         "metrics_in_range",
-        "Brier in [0, 1] inside its interval, log loss and ECEs non-negative, Murphy terms in [0, 1], "
-        "n_events <= n, low_confidence exactly when n < 30",
-        "SELECT * FROM calib.scoreboard WHERE NOT (brier BETWEEN 0 AND 1) OR brier < brier_ci_low - 1e-12 "
-        "OR brier > brier_ci_high + 1e-12 OR log_loss < 0 OR ece < 0 OR ece_debiased < 0 "
+        "Brier in [0, 1] inside its interval (float32 bootstrap sums: 1e-6 slack), log loss and ECEs non-negative, "
+        "the debiased ECE inside its interval, Murphy terms in [0, 1], n_events <= n, low_confidence exactly when "
+        "n < 30",
+        "SELECT * FROM calib.scoreboard WHERE NOT (brier BETWEEN 0 AND 1) OR brier < brier_ci_low - 1e-6 "
+        "OR brier > brier_ci_high + 1e-6 OR log_loss < 0 OR ece < 0 OR ece_debiased < 0 "
+        "OR NOT (ece_debiased BETWEEN ece_debiased_ci_low AND ece_debiased_ci_high) "
         "OR NOT (reliability BETWEEN 0 AND 1) OR NOT (resolution BETWEEN 0 AND 1) "
         "OR NOT (uncertainty BETWEEN 0 AND 0.25) "
         "OR n_events > n OR low_confidence <> (n < 30)",

@@ -2,10 +2,13 @@
 
 As of day ``dt``: the hourly paths of the markets resolved in the 30 days up to ``dt`` are backtested with the
 baselines (`mca_core.backtest`); the early origins calibrate a Mondrian split conformal per method and liquidity
-bucket, the late ones are the held-out evaluation, reported raw and conformal in ``calib.interval_metrics``.
+bucket, the other markets are the held-out evaluation, reported raw and conformal in ``calib.interval_metrics``.
+Run config ``conformal: aci`` (Launchpad or ``--config``) switches to Adaptive Conformal Inference for drifting
+series; ``split`` (Mondrian split conformal) is the default.
 """
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -15,7 +18,7 @@ from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.labels.assets import RESOLUTIONS_KEY
 from mca_assets.partitions import daily_partitions
-from mca_core.backtest import backtest
+from mca_core.backtest import BacktestConfig, backtest
 from mca_core.conformal import ConformalState
 from mca_resources.warehouse import read_frame, replace_partition
 
@@ -30,6 +33,13 @@ FROM core.price_history h JOIN core.resolutions r ON r.dt = h.dt AND r.market_id
 WHERE h.dt > ? AND h.dt <= ? AND r.label IN ('RESOLVED_TRUE', 'RESOLVED_FALSE')
 ORDER BY h.market_id, h.ts
 """
+
+
+class IntervalConfig(dg.Config):
+    """How the held-out bands are calibrated: static Mondrian split conformal, or ACI for drifting series."""
+
+    conformal: Literal["split", "aci"] = "split"
+    aci_gamma: float = 0.005
 
 
 def _state_rows(states: dict[str, ConformalState], dt: date) -> pl.DataFrame:
@@ -60,14 +70,14 @@ def _state_rows(states: dict[str, ConformalState], dt: date) -> pl.DataFrame:
     pool=WAREHOUSE_POOL,
     code_version="1",
 )  # fmt: skip
-def interval_backtest(context: dg.AssetExecutionContext, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]
+def interval_backtest(context: dg.AssetExecutionContext, config: IntervalConfig, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]
     written = {"bands": 0, "metrics": 0, "states": 0}
     metrics = pl.DataFrame()
     with warehouse_connection(warehouse) as conn:
         for dt in partition_dates(context):
             paths = read_frame(conn, PATHS_SQL, [dt - timedelta(days=LOOKBACK_DAYS), dt])
             fitted_at = datetime(dt.year, dt.month, dt.day, tzinfo=UTC) + timedelta(days=1)
-            result = backtest(paths, fitted_at)
+            result = backtest(paths, fitted_at, BacktestConfig(conformal=config.conformal, aci_gamma=config.aci_gamma))
             bands = result.bands.with_columns(pl.lit(dt).alias("dt"))
             metrics = result.metrics.with_columns(pl.lit(dt).alias("dt"))
             written["bands"] += replace_partition(conn, "calib.forecast_bands", dt, bands)
@@ -79,4 +89,6 @@ def interval_backtest(context: dg.AssetExecutionContext, warehouse: DuckDBResour
         asset_key=INTERVAL_METRICS_KEY,
         metadata={"rows": written["metrics"], "overall": preview(overall.drop("dt") if overall.height else overall)},
     )
-    yield dg.MaterializeResult(asset_key=CONFORMAL_STATE_KEY, metadata={"rows": written["states"]})
+    yield dg.MaterializeResult(
+        asset_key=CONFORMAL_STATE_KEY, metadata={"rows": written["states"], "conformal": config.conformal}
+    )

@@ -159,6 +159,8 @@ CREATE TABLE IF NOT EXISTS calib.scoreboard (
     log_loss DOUBLE,
     ece DOUBLE,
     ece_debiased DOUBLE,
+    ece_debiased_ci_low DOUBLE,
+    ece_debiased_ci_high DOUBLE,
     reliability DOUBLE,
     resolution DOUBLE,
     uncertainty DOUBLE,
@@ -239,4 +241,115 @@ CREATE TABLE IF NOT EXISTS calib.drift (
     value DOUBLE,
     threshold DOUBLE,
     fired BOOLEAN NOT NULL
+);
+
+-- realtime ------------------------------------------------------------------------------------------------------
+-- written by the realtime_capture job (mca_sensors) and the rt_bars daily asset; see docs/realtime.md
+
+-- key (dt, dedupe_key): one row per market-channel event, deduplicated across reconnects and overlapping captures
+CREATE TABLE IF NOT EXISTS rt.ticks (
+    dt DATE NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    recv_ts TIMESTAMPTZ NOT NULL,
+    asset_id VARCHAR NOT NULL,
+    event_type VARCHAR NOT NULL,
+    price DOUBLE,
+    size DOUBLE,
+    side VARCHAR,
+    best_bid DOUBLE,
+    best_ask DOUBLE,
+    dedupe_key VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    conn INTEGER NOT NULL,
+    seq BIGINT NOT NULL
+);
+
+-- key (asset_id, bucket_start): mid-price OHLC (open..close) and trade OHLC (trade_*) per minute
+CREATE TABLE IF NOT EXISTS rt.bars_1m (
+    dt DATE NOT NULL,
+    asset_id VARCHAR NOT NULL,
+    bucket_start TIMESTAMPTZ NOT NULL,
+    open DOUBLE,
+    high DOUBLE,
+    low DOUBLE,
+    close DOUBLE,
+    volume DOUBLE NOT NULL,
+    trade_count BIGINT NOT NULL,
+    trade_open DOUBLE,
+    trade_high DOUBLE,
+    trade_low DOUBLE,
+    trade_close DOUBLE,
+    vwap DOUBLE,
+    volume_usd DOUBLE NOT NULL,
+    realized_vol DOUBLE,
+    n_mid BIGINT NOT NULL,
+    n_ticks BIGINT NOT NULL
+);
+
+-- key (asset_id, bucket_start): as rt.bars_1m over 5-minute buckets
+CREATE TABLE IF NOT EXISTS rt.bars_5m (
+    dt DATE NOT NULL,
+    asset_id VARCHAR NOT NULL,
+    bucket_start TIMESTAMPTZ NOT NULL,
+    open DOUBLE,
+    high DOUBLE,
+    low DOUBLE,
+    close DOUBLE,
+    volume DOUBLE NOT NULL,
+    trade_count BIGINT NOT NULL,
+    trade_open DOUBLE,
+    trade_high DOUBLE,
+    trade_low DOUBLE,
+    trade_close DOUBLE,
+    vwap DOUBLE,
+    volume_usd DOUBLE NOT NULL,
+    realized_vol DOUBLE,
+    n_mid BIGINT NOT NULL,
+    n_ticks BIGINT NOT NULL
+);
+
+-- key run_id: one row per capture run (counters, gaps as JSON [{start, end, seconds}], lag)
+CREATE TABLE IF NOT EXISTS rt.capture_runs (
+    dt DATE NOT NULL,
+    run_id VARCHAR NOT NULL,
+    window_start TIMESTAMPTZ NOT NULL,
+    window_end TIMESTAMPTZ NOT NULL,
+    capture_start TIMESTAMPTZ,
+    capture_end TIMESTAMPTZ,
+    status VARCHAR NOT NULL,
+    asset_ids VARCHAR[] NOT NULL,
+    messages BIGINT NOT NULL,
+    events BIGINT NOT NULL,
+    ticks BIGINT NOT NULL,
+    duplicates BIGINT NOT NULL,
+    duplicate_events BIGINT NOT NULL,
+    overlap_ticks BIGINT NOT NULL,
+    rejections BIGINT NOT NULL,
+    reconnects INTEGER NOT NULL,
+    gaps INTEGER NOT NULL,
+    gap_seconds DOUBLE NOT NULL,
+    gap_share DOUBLE,
+    gaps_json VARCHAR NOT NULL,
+    lag_mean_ms DOUBLE,
+    lag_max_ms DOUBLE,
+    spool_path VARCHAR NOT NULL
+);
+
+-- serving ------------------------------------------------------------------------------------------------
+-- Written by the forecasts stage (mca_assets/forecasts), not per daily partition.
+CREATE SCHEMA IF NOT EXISTS serving;
+
+-- key (as_of_ts, market_id, step): bands of the top-N live markets, one run per as_of_ts
+CREATE TABLE IF NOT EXISTS serving.forecast_bands (
+    as_of_ts TIMESTAMPTZ NOT NULL,
+    market_id VARCHAR NOT NULL,
+    step INTEGER NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    q10 DOUBLE NOT NULL,
+    q50 DOUBLE NOT NULL,
+    q90 DOUBLE NOT NULL,
+    runtime VARCHAR NOT NULL,
+    model_name VARCHAR NOT NULL,
+    fallback_reason VARCHAR,
+    conformal_applied BOOLEAN NOT NULL
 );

@@ -11,10 +11,16 @@ import httpx
 import pytest
 
 from mca_assets.definitions import build_definitions
+from mca_core.conformal import ConformalState
 from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from tests.integration.assets.conftest import Graph
 
-DAILY_TABLES = [t for t in TABLE_KEYS if t not in ("core.market_registry", "core.price_history")]
+# the tables the daily job writes per day (realtime and serving tables have their own jobs)
+DAILY_TABLES = [
+    t
+    for t in TABLE_KEYS
+    if t.startswith(("core.", "calib.")) and t not in ("core.market_registry", "core.price_history")
+]
 
 
 def connect(graph: Graph) -> duckdb.DuckDBPyConnection:
@@ -144,6 +150,8 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
          "keys_unique"),
         ("calib.scoreboard", "INSERT INTO calib.scoreboard SELECT * FROM calib.scoreboard LIMIT 1", "keys_unique"),
         ("calib.scoreboard", "UPDATE calib.scoreboard SET brier = 1.2 WHERE rowid = 0", "metrics_in_range"),
+        ("calib.scoreboard", "UPDATE calib.scoreboard SET ece_debiased_ci_low = ece_debiased + 0.01 WHERE rowid = 0",
+         "metrics_in_range"),
         ("calib.reliability_bins", "UPDATE calib.reliability_bins SET y_rate = -0.5 WHERE rowid = 0",
          "probabilities_in_range"),
         ("calib.reliability_bins", "UPDATE calib.reliability_bins SET y_rate_ci_low = y_rate + 0.1 WHERE rowid = 0",
@@ -180,3 +188,21 @@ def test_a_corrupted_row_fails_its_check(graph: Graph, tmp_path, table: str, cor
     assert [e.check_name for e in evaluations] == [check]
     assert not evaluations[0].passed
     assert evaluations[0].metadata["violations"].value >= 1
+
+
+def test_the_aci_option_publishes_an_adaptive_conformal_state(graph: Graph) -> None:
+    keys = [dg.AssetKey(["calib", n]) for n in ("forecast_bands", "interval_metrics", "conformal_state")]
+    aci = {"ops": {"interval_backtest": {"config": {"conformal": "aci", "aci_gamma": 0.01}}}}
+    try:
+        assert graph.materialize(asset_selection=keys, run_config=aci).success
+        with connect(graph) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT method, state_json FROM calib.conformal_state WHERE dt = ?", [graph.dt]
+            ).fetchall()
+        assert {m for m, _ in rows} == {"ewma", "kalman", "rolling_quantile"}
+        assert all(ConformalState.from_json(state).method == "aci" for _, state in rows)
+    finally:
+        assert graph.materialize(asset_selection=keys).success  # back to the default for the other tests
+    with connect(graph) as conn:
+        state = conn.execute("SELECT state_json FROM calib.conformal_state WHERE dt = ? LIMIT 1", [graph.dt]).fetchone()
+    assert ConformalState.from_json(state[0]).method == "mondrian"

@@ -94,11 +94,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_demo_backfills_starts_the_ui_and_prints_urls(tmp_path) -> None:
-    ui_port = _free_port()
+def test_demo_backfills_starts_the_ui_and_the_service_and_prints_urls(tmp_path) -> None:
+    ui_port, service_port = _free_port(), _free_port()
     out = subprocess.run(
-        [*MCA, "demo", "--sandbox-port", "0", "--ui-port", str(ui_port), "--markets", "300", "--days", "1",
-         "--exit-after-ready"],
+        [*MCA, "demo", "--sandbox-port", "0", "--ui-port", str(ui_port), "--service-port", str(service_port),
+         "--markets", "300", "--days", "1", "--exit-after-ready"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -108,7 +108,9 @@ def test_demo_backfills_starts_the_ui_and_prints_urls(tmp_path) -> None:
     assert "[1/1]" in out.stdout, out.stdout
     assert ": ok in" in out.stdout, out.stdout
     assert f"Dagster UI: http://127.0.0.1:{ui_port}" in out.stdout
-    assert "not answering" not in out.stdout, (tmp_path / "logs" / "dagster-webserver.log").read_text()[-2000:]
+    assert "not answering" not in out.stdout, out.stdout + (tmp_path / "logs" / "service.log").read_text()[-2000:]
+    assert f"service:    http://127.0.0.1:{service_port}" in out.stdout
+    assert "forecaster: 200 via tollama" in out.stdout, out.stdout  # the sandbox's tollama answered through the service
     assert "/gamma/markets/keyset" in out.stdout
     assert (tmp_path / "warehouse.duckdb").exists()
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()

@@ -344,3 +344,13 @@ def test_calibrates_baseline_bands_end_to_end() -> None:
     adj = sc.apply(b_test)
     cov = np.mean((adj[0] <= y_test) & (y_test <= adj[-1]))
     assert abs(cov - 0.8) < 0.04
+
+
+def test_aci_judges_late_feedback_against_the_band_actually_issued() -> None:
+    aci = AdaptiveConformal(alpha=0.2, gamma=0.1, initial_scores=np.linspace(-1, 1, 50))
+    assert aci.update(0.95, 0.4, 0.6, q_used=math.inf) == pytest.approx(0.2 + 0.1 * 0.2)  # the issued band was [0, 1]
+    assert aci.n_errors == 0
+    aci.update(0.5, 0.4, 0.6, q_used=-1.0)  # a band collapsed to its median still holds the median
+    assert aci.n_errors == 0
+    aci.update(0.55, 0.4, 0.6, q_used=-1.0)
+    assert aci.n_errors == 1

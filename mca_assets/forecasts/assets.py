@@ -1,0 +1,170 @@
+"""``serving.forecast_bands``: q-bands for the top-N live markets, computed in-process by the same `Forecaster`
+that answers ``POST /tsfm/forecast`` (same guards, fallbacks, post-processing and conformal state), for the alert
+gates. Not daily-partitioned: each run appends the bands of its ``as_of_ts`` (a re-run of the same minute replaces
+them). Reads happen on one short connection, the forecasts with no connection held, the write on another.
+"""
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from mca_assets.common import WAREHOUSE_POOL, warehouse_connection
+from mca_assets.history.assets import PRICE_HISTORY_KEY
+from mca_assets.normalize.assets import MARKETS_KEY
+from mca_core.series_prep import freq_seconds
+from mca_resources.dagster_resources import TollamaResource
+from mca_resources.settings import get_settings
+from mca_resources.tollama import quantile_key
+from mca_resources.warehouse import read_frame, upsert_rows
+from mca_serving.forecaster import Forecaster
+from mca_serving.metrics import ServiceMetrics
+from mca_serving.schemas import ForecastIn, ForecastOut, ModelIn, TransformIn
+from mca_serving.warehouse_reader import LATEST_STATES_SQL, ConformalStates, states_from_frame
+
+FORECAST_BANDS_KEY = dg.AssetKey(["serving", "forecast_bands"])
+QUANTILES = [0.1, 0.5, 0.9]
+
+_TOP_MARKETS = """
+SELECT market_id, liquidity_bucket FROM core.markets
+WHERE dt = (SELECT max(dt) FROM core.markets) AND NOT closed
+ORDER BY volume_usd DESC NULLS LAST, market_id LIMIT ?
+"""
+_HISTORY = """
+SELECT market_id, ts, p FROM core.price_history WHERE market_id IN (SELECT unnest(?::VARCHAR[]))
+QUALIFY row_number() OVER (PARTITION BY market_id ORDER BY ts DESC) <= ?
+ORDER BY market_id, ts
+"""
+
+
+class ForecastTopMarketsConfig(dg.Config):
+    top_n: int = 200
+    horizon_steps: int = 6
+    history_points: int = 256
+    freq: str = "1h"  # the price-history fidelity
+    model: str | None = None  # default: the first of MCA_TSFM_MODELS
+    concurrency: int = 16
+
+
+def _inputs(conn, config: ForecastTopMarketsConfig) -> tuple[pl.DataFrame, dict]:  # type: ignore[no-untyped-def]
+    markets = read_frame(conn, _TOP_MARKETS, [config.top_n])
+    if markets.is_empty():
+        return pl.DataFrame(), {}
+    history = read_frame(conn, _HISTORY, [markets["market_id"].to_list(), config.history_points])
+    series = (
+        history.group_by("market_id", maintain_order=True)
+        .agg(pl.col("p"), pl.col("ts").last().alias("last_ts"))
+        .join(markets, on="market_id")
+    )
+    return series, states_from_frame(read_frame(conn, LATEST_STATES_SQL))
+
+
+async def _forecast_all(forecaster: Forecaster, requests: list[ForecastIn], concurrency: int) -> list[ForecastOut]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(req: ForecastIn) -> ForecastOut:
+        async with gate:
+            return await forecaster.forecast(req)
+
+    try:
+        return await asyncio.gather(*(one(r) for r in requests))
+    finally:
+        if forecaster.tollama is not None:
+            await forecaster.tollama.http.aclose()
+
+
+def _rows(series: pl.DataFrame, answers: list[ForecastOut], as_of: datetime, step: timedelta) -> pl.DataFrame:
+    """One row per (market, step): the band and how it was made."""
+    bands = np.array([[a.yhat_q[quantile_key(q)] for q in QUANTILES] for a in answers], dtype=np.float64)
+    n, _, h = bands.shape
+    idx = np.repeat(np.arange(n), h)
+    steps = np.tile(np.arange(1, h + 1, dtype=np.int32), n)
+    meta = pl.DataFrame(
+        {
+            "market_id": series["market_id"],
+            "last_ts": series["last_ts"],
+            "runtime": [a.meta.runtime for a in answers],
+            "model_name": [a.meta.model_name for a in answers],
+            "fallback_reason": pl.Series([a.meta.fallback_reason for a in answers], dtype=pl.String),
+            "conformal_applied": [a.meta.conformal_applied for a in answers],
+        }
+    )[idx]
+    return meta.select(
+        pl.lit(as_of).cast(pl.Datetime("us", "UTC")).alias("as_of_ts"),
+        "market_id",
+        pl.Series("step", steps),
+        (pl.col("last_ts") + pl.Series(steps) * step).alias("ts"),
+        pl.Series("q10", bands[:, 0, :].ravel()),
+        pl.Series("q50", bands[:, 1, :].ravel()),
+        pl.Series("q90", bands[:, 2, :].ravel()),
+        "runtime",
+        "model_name",
+        "fallback_reason",
+        "conformal_applied",
+    )
+
+
+@dg.asset(
+    key=FORECAST_BANDS_KEY,
+    deps=[MARKETS_KEY, PRICE_HISTORY_KEY],
+    group_name="forecasts",
+    kinds={"duckdb", "polars"},
+    owners=["team:research"],
+    pool=WAREHOUSE_POOL,
+    description="q10/q50/q90 bands for the top-N live markets from the service's forecaster (for the alert gates).",
+)
+def forecast_top_markets(
+    context: dg.AssetExecutionContext,
+    config: ForecastTopMarketsConfig,
+    warehouse: DuckDBResource,
+    tollama: TollamaResource,
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+    with warehouse_connection(warehouse) as conn:
+        series, states = _inputs(conn, config)
+    if series.is_empty():
+        return dg.MaterializeResult(metadata={"rows": 0, "markets": 0, "note": "no live market in core.markets yet"})
+    settings = replace(get_settings(), tollama_url=tollama.url, tsfm_timeout_s=tollama.timeout_s)
+    if config.model is not None:
+        settings = replace(settings, tsfm_models=config.model)
+    forecaster = Forecaster(settings, tollama.client(), ServiceMetrics(), ConformalStates.fixed(states))
+    requests = [
+        ForecastIn(market_id=market_id, y=p, freq=config.freq, horizon_steps=config.horizon_steps,
+                   quantiles=list(QUANTILES), liquidity_bucket=bucket, transform=TransformIn(), model=ModelIn())
+        for market_id, p, bucket in series.select("market_id", "p", "liquidity_bucket").iter_rows()
+    ]  # fmt: skip
+    answers = asyncio.run(_forecast_all(forecaster, requests, config.concurrency))
+    frame = _rows(series, answers, as_of, timedelta(seconds=freq_seconds(config.freq)))
+    with warehouse_connection(warehouse) as conn:
+        written = upsert_rows(conn, "serving.forecast_bands", "as_of_ts", frame)
+    reasons = Counter(a.meta.fallback_reason or "none" for a in answers)
+    context.log.info("forecast %d markets as of %s: %s", len(answers), as_of.isoformat(), dict(reasons))
+    return dg.MaterializeResult(
+        metadata={
+            "rows": written,
+            "markets": len(answers),
+            "as_of_ts": as_of.isoformat(),
+            "fallback_reasons": dg.MetadataValue.json(dict(reasons)),
+            "conformal_methods": sorted(states),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+forecast_job = dg.define_asset_job(
+    "forecast_top_markets", selection=[FORECAST_BANDS_KEY], description="Bands for the top-N live markets."
+)
+forecast_schedule = dg.ScheduleDefinition(
+    name="forecast_top_markets_every_5m",
+    cron_schedule="*/5 * * * *",
+    job=forecast_job,
+    execution_timezone="UTC",
+    description="Every 5 minutes: bands for the top-N live markets from the latest core.markets.",
+)

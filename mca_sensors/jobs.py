@@ -1,0 +1,86 @@
+"""The ``realtime_capture`` job: capture one window of the market channel, then load it into ``rt.*``.
+
+Two ops so that the socket is never held together with the DuckDB write lock: ``capture_window`` only talks to
+the venue and writes the spool (``<capture_dir>/<run_id>.jsonl`` plus ``<run_id>.summary.json``);
+``load_capture`` (in the warehouse pool) parses, dedupes and writes the four tables in one transaction.
+Re-executing ``load_capture`` of a run from its spool is idempotent.
+
+Run config (the sensor fills it in)::
+
+    ops:
+      capture_window:
+        config: {asset_ids: [...], window_start: "2026-11-24T10:00:00+00:00", window_end: "...", capture_dir: ""}
+"""
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from mca_assets.common import WAREHOUSE_POOL, warehouse_connection
+from mca_resources.dagster_resources import PolymarketResource
+from mca_resources.dagster_storage import StorageResource
+from mca_resources.stream import StreamConfig
+from mca_sensors.capture import CaptureSummary, capture_to_spool
+from mca_sensors.load import load_capture
+
+JOB_NAME = "realtime_capture"
+#: tags every capture run carries (the sensor reads the window back from them)
+WINDOW_START_TAG = "mca/window_start"
+WINDOW_END_TAG = "mca/window_end"
+
+
+class CaptureConfig(dg.Config):
+    """One capture window; ``capture_dir`` empty = ``<data_dir>/capture``."""
+
+    asset_ids: list[str]
+    window_start: str
+    window_end: str
+    capture_dir: str = ""
+
+
+def _aware(text: str) -> datetime:
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        raise dg.Failure(f"window bounds must carry a time zone, got {text!r}", allow_retries=False)
+    return ts
+
+
+@dg.op(tags={"kind": "websocket"})
+def capture_window(
+    context: dg.OpExecutionContext, config: CaptureConfig, polymarket: PolymarketResource, storage: StorageResource
+) -> dict:  # type: ignore[type-arg]
+    """Stream the window to the spool; returns the capture summary (JSON) for the load step."""
+    start, end = _aware(config.window_start), _aware(config.window_end)
+    if end <= start:
+        raise dg.Failure(f"empty window {start} .. {end}", allow_retries=False)
+    folder = Path(config.capture_dir) if config.capture_dir else Path(storage.data_dir) / "capture"
+    run_id = context.run.run_id
+    spool = folder / f"{run_id}.jsonl"
+    stream = StreamConfig(url=polymarket.ws_url, backoff_initial_s=0.2, backoff_max_s=10.0)
+    summary = asyncio.run(capture_to_spool(stream, list(config.asset_ids), start, end, spool))
+    payload = summary.to_json()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{run_id}.summary.json").write_text(json.dumps(payload))  # the spool's counters, for a manual reload
+    c = summary.counters
+    context.log.info(
+        f"captured {c.get('frames', 0)} frames ({summary.status}), {c.get('reconnects', 0)} reconnects, "
+        f"{len(summary.gaps)} gaps"
+    )
+    return payload
+
+
+@dg.op(pool=WAREHOUSE_POOL, tags={"kind": "duckdb"})
+def load_capture_op(context: dg.OpExecutionContext, summary: dict, warehouse: DuckDBResource) -> dg.Output[dict]:  # type: ignore[type-arg]
+    """Dedupe the spool and write rt.ticks, rt.bars_1m, rt.bars_5m and rt.capture_runs in one transaction."""
+    with warehouse_connection(warehouse) as conn:
+        written = load_capture(conn, context.run.run_id, CaptureSummary.from_json(summary))
+    return dg.Output(written, metadata={name: dg.MetadataValue.int(n) for name, n in written.items()})
+
+
+@dg.job(name=JOB_NAME, description="Capture one window of the market WebSocket into rt.ticks and 1m/5m bars.")
+def realtime_capture() -> None:
+    load_capture_op(capture_window())

@@ -1,0 +1,89 @@
+"""The Litestar app factory: settings read once, guards built once, the lifespan owns the tollama HTTP client.
+
+Start-up fails (before serving anything) on a token file with a placeholder or short token and on a production
+configuration that names a research-only or unknown model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from mca_core.token_bucket import KeyedTokenBuckets
+from mca_resources.http import HttpUpstream, RetryPolicy
+from mca_resources.settings import Settings, get_settings
+from mca_resources.tollama import TollamaClient
+from mca_serving.auth import AuthGuard, load_token_digests
+from mca_serving.controllers.forecast import ForecastController
+from mca_serving.controllers.read import MarketsController, ScoreboardController
+from mca_serving.controllers.system import MetricsController, SystemController
+from mca_serving.forecaster import Forecaster
+from mca_serving.metrics import ServiceMetrics
+from mca_serving.schemas import close_nested_objects
+from mca_serving.warehouse_reader import ConformalStates, WarehouseReader
+
+UPSTREAM_CONCURRENCY = 64
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    metrics = ServiceMetrics()
+    reader = WarehouseReader(settings.warehouse_path)
+    conformal = ConformalStates(reader, settings.tsfm_conformal_refresh_s)
+    forecaster = Forecaster(settings, None, metrics, conformal)  # raises LicenseError on a forbidden model
+    auth = AuthGuard(
+        digests=load_token_digests(settings.api_tokens_file),  # raises TokenFileError on a weak token
+        per_identity=KeyedTokenBuckets(settings.tsfm_rate_per_min / 60.0, settings.tsfm_rate_burst),
+        per_address=KeyedTokenBuckets(settings.tsfm_anon_rate_per_min / 60.0, max(1, settings.tsfm_rate_burst // 2)),
+        metrics=metrics,
+    )
+
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+        # a plain function: Litestar deep-copies route handlers, and the guard's state must stay shared
+        await auth(connection, handler)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        http = HttpUpstream(
+            settings.tollama_url,
+            name="tollama",
+            timeout_s=settings.tsfm_timeout_s,
+            retry=RetryPolicy(attempts=1),  # the forecaster owns its single retry
+            max_concurrency=UPSTREAM_CONCURRENCY,
+            limits={},
+        )
+        forecaster.tollama = TollamaClient(http)
+        await conformal.refresh_if_due()
+        try:
+            yield
+        finally:
+            forecaster.tollama = None
+            await http.aclose()
+
+    app = Litestar(
+        route_handlers=[
+            SystemController,
+            MetricsController,
+            ScoreboardController,
+            MarketsController,
+            Router("/", route_handlers=[ForecastController], guards=[guard]),
+        ],
+        lifespan=[lifespan],
+        request_max_body_size=settings.tsfm_max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="mca",
+            version="0.1.0",
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=False,
+    )
+    close_nested_objects(app.openapi_schema)
+    # set after construction: Litestar deep-copies an initial state mapping, and these hold locks and clients
+    app.state.forecaster, app.state.metrics, app.state.reader = forecaster, metrics, reader
+    return app

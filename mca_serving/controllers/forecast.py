@@ -1,0 +1,41 @@
+"""``POST /tsfm/forecast``: the guarded forecaster (bearer token, rate limits, strict validation)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException, ValidationException
+from litestar.params import Body
+
+from mca_serving.forecaster import Forecaster
+from mca_serving.schemas import ForecastIn, ForecastOut, cross_field_errors
+
+ForecastBody = Annotated[
+    ForecastIn, Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})
+]
+
+
+class ForecastController(Controller):
+    path = "/tsfm"
+    tags = ("forecast",)
+
+    @post(
+        "/forecast",
+        status_code=200,
+        operation_id="TsfmForecast",
+        summary="Quantile forecast of a probability series, always a valid band",
+        raises=[ValidationException, NotAuthorizedException, TooManyRequestsException],
+        security=[{"BearerToken": []}],
+    )
+    async def forecast(self, data: ForecastBody, state: State) -> ForecastOut:
+        forecaster: Forecaster = state.forecaster
+        errors = cross_field_errors(data, forecaster.models)
+        if errors:
+            raise ValidationException(
+                detail="Validation failed for POST /tsfm/forecast",
+                extra=[{"message": reason, "key": key, "source": "body"} for key, reason in errors],
+            )
+        return await forecaster.forecast(data)

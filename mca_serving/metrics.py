@@ -1,0 +1,68 @@
+"""The service's Prometheus metrics (``tsfm_*``), in a registry owned by one app.
+
+A registry per app (not the global one) so tests and benchmarks can build many apps in one process. No label
+ever carries an identity, a token, a market id or a request digest: every label has a small fixed set of values.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from mca_core.breaker import BreakerState
+from mca_core.degradation import Mode
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "tsfm_forecast_requests",
+            "Forecast requests by outcome and degradation mode.",
+            ["outcome", "mode"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "tsfm_forecast_request_duration_seconds",
+            "End-to-end forecast latency.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_seconds = Histogram(
+            "tsfm_upstream_request_duration_seconds",
+            "tollama call latency (each attempt).",
+            ["status_class"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter("tsfm_upstream_errors", "tollama errors by reason.", ["reason"], registry=r)
+        self.circuit_state = Gauge("tsfm_circuit_state", "Breaker state: 0 closed, 1 half-open, 2 open.", registry=r)
+        self.circuit_transitions = Counter(
+            "tsfm_circuit_transitions", "Breaker transitions by target state.", ["to"], registry=r
+        )
+        self.cache_lookups = Counter("tsfm_cache_lookups", "Cache lookups by result.", ["result"], registry=r)
+        self.cache_entries = Gauge("tsfm_cache_entries", "Entries in the forecast cache.", registry=r)
+        self.fallbacks = Counter(
+            "tsfm_fallbacks", "Answers not from a fresh model call, by reason.", ["reason"], registry=r
+        )
+        self.crossing_fixes = Counter("tsfm_quantile_crossing_fixes", "Forecast steps re-sorted.", registry=r)
+        self.rate_limited = Counter("tsfm_rate_limited", "Requests answered 429.", registry=r)
+        self.auth_failures = Counter("tsfm_auth_failures", "Requests answered 401, by reason.", ["reason"], registry=r)
+        self.degradation_mode = Gauge(
+            "tsfm_degradation_mode", "Mode: 0 normal, 1 degraded, 2 baseline-only.", registry=r
+        )
+        self.conformal_loaded = Gauge("tsfm_conformal_state_loaded", "1 when a conformal state is loaded.", registry=r)
+        for state in BreakerState:
+            self.circuit_transitions.labels(to=state.value)
+        for mode in Mode:
+            for outcome in ("ok", "cache_hit", "stale", "baseline"):
+                self.requests.labels(outcome=outcome, mode=mode.value)
+
+    def on_transition(self, _: BreakerState, to: BreakerState) -> None:
+        self.circuit_transitions.labels(to=to.value).inc()
+        self.circuit_state.set(to.gauge)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,159 @@
+"""The realtime capture sensor through ``build_sensor_context`` on a persistent test instance: which markets, run
+keys that encode the window, cursor progress, overlapping windows, and no second capture while one is busy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from mca_resources.settings import Settings
+from mca_resources.warehouse import ensure_schema
+from mca_sensors.jobs import WINDOW_END_TAG, WINDOW_START_TAG, realtime_capture
+from mca_sensors.sensor import CAPTURE_TAG, build_realtime_sensor
+
+WINDOW_S, OVERLAP_S = 600, 60
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    """core.markets for two days: the latest day decides; a closed market never counts."""
+    db = tmp_path / "warehouse.duckdb"
+    rows = [
+        # dt, market_id, yes, no, closed, volume_usd, liquidity_usd
+        (date(2026, 11, 22), "old", "old-y", "old-n", False, 9e9, 9e9),
+        (date(2026, 11, 23), "m1", "m1-y", "m1-n", False, 100.0, 5_000.0),
+        (date(2026, 11, 23), "m2", "m2-y", "m2-n", False, 900.0, 10.0),
+        (date(2026, 11, 23), "m3", "m3-y", "m3-n", True, 5e6, 5e6),
+        (date(2026, 11, 23), "m4", "m4-y", "m4-n", False, 500.0, 1_000.0),
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema=["dt", "market_id", "yes_token_id", "no_token_id", "closed", "volume_usd", "liquidity_usd"],
+        orient="row",
+    ).with_columns(category=pl.lit("x"), liquidity_bucket=pl.lit("LOW"))
+    with duckdb.connect(str(db)) as conn:
+        ensure_schema(conn)
+        conn.register("m", frame)
+        conn.execute("INSERT INTO core.markets BY NAME SELECT * FROM m")
+    return db
+
+
+def sensor_for(**overrides: object) -> dg.SensorDefinition:
+    settings = Settings(rt_window_s=WINDOW_S, rt_overlap_s=OVERLAP_S, rt_top_n=2, **overrides)  # type: ignore[arg-type]
+    return build_realtime_sensor(settings)
+
+
+def evaluate(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, db: Path, cursor: str | None
+) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"warehouse": DuckDBResource(database=str(db))}
+    )
+    data = sensor.evaluate_tick(context)
+    return data  # type: ignore[return-value]
+
+
+def add_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, start: datetime, end: datetime) -> None:
+    config = {"asset_ids": ["a"], "window_start": start.isoformat(), "window_end": end.isoformat()}
+    instance.create_run_for_job(
+        job_def=realtime_capture,
+        run_config={"ops": {"capture_window": {"config": config}}},
+        status=status,
+        tags={WINDOW_START_TAG: start.isoformat(), WINDOW_END_TAG: end.isoformat()},
+    )
+
+
+def window_of(request: dg.RunRequest) -> tuple[datetime, datetime]:
+    config = request.run_config["ops"]["capture_window"]["config"]
+    return datetime.fromisoformat(config["window_start"]), datetime.fromisoformat(config["window_end"])
+
+
+def test_first_tick_requests_a_window_of_the_top_live_markets_with_its_key_cursor_and_max_runtime(
+    instance: dg.DagsterInstance, warehouse: Path
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    data = evaluate(sensor_for(), instance, warehouse, None)
+    [request] = data.run_requests
+    start, end = window_of(request)
+    assert before <= start <= datetime.now(UTC)
+    assert end - start == timedelta(seconds=WINDOW_S)
+    assert request.run_key == f"rt:{start:%Y%m%dT%H%M%SZ}:{end:%Y%m%dT%H%M%SZ}"
+    config = request.run_config["ops"]["capture_window"]["config"]
+    assert config["asset_ids"] == ["m2-y", "m2-n", "m4-y", "m4-n"]  # top 2 open markets of the latest day by volume
+    assert json.loads(data.cursor) == {"end": end.isoformat(), "assets": config["asset_ids"]}
+    assert int(request.tags["dagster/max_runtime"]) >= WINDOW_S
+    assert request.tags[WINDOW_END_TAG] == end.isoformat()
+    assert request.tags[CAPTURE_TAG] == "1"  # the instance caps runs with this tag at two (the hand-over)
+
+    by_liquidity = evaluate(sensor_for(rt_rank_by="liquidity_usd"), instance, warehouse, None)
+    assert by_liquidity.run_requests[0].run_config["ops"]["capture_window"]["config"]["asset_ids"][:2] == [
+        "m1-y", "m1-n",
+    ]  # fmt: skip
+
+
+def test_no_second_capture_while_one_is_queued_or_capturing_then_the_next_window_overlaps_the_last(
+    instance: dg.DagsterInstance, warehouse: Path
+) -> None:
+    sensor = sensor_for()
+    first = evaluate(sensor, instance, warehouse, None)
+    start, end = window_of(first.run_requests[0])
+
+    add_run(instance, dg.DagsterRunStatus.NOT_STARTED, start, end)  # requested, not launched yet
+    waiting = evaluate(sensor, instance, warehouse, first.cursor)
+    assert waiting.run_requests == []
+    assert "waiting to start" in (waiting.skip_message or "")
+
+    for run in instance.get_runs():
+        instance.delete_run(run.run_id)
+    add_run(instance, dg.DagsterRunStatus.STARTED, start, end)  # capturing, far from its end
+    busy = evaluate(sensor, instance, warehouse, first.cursor)
+    assert busy.run_requests == []
+    assert "capture running until" in (busy.skip_message or "")
+
+    # the running capture is now within the overlap margin of its end: hand over to the next window
+    for run in instance.get_runs():
+        instance.delete_run(run.run_id)
+    now = datetime.now(UTC).replace(microsecond=0)
+    last_end = now + timedelta(seconds=OVERLAP_S // 2)
+    add_run(instance, dg.DagsterRunStatus.STARTED, last_end - timedelta(seconds=WINDOW_S), last_end)
+    cursor = json.dumps({"end": last_end.isoformat(), "assets": ["m1-y"]})
+    handover = evaluate(sensor, instance, warehouse, cursor)
+    [request] = handover.run_requests
+    next_start, next_end = window_of(request)
+    assert next_start == last_end - timedelta(seconds=OVERLAP_S)  # consecutive windows overlap by the margin
+    assert next_end == next_start + timedelta(seconds=WINDOW_S)
+    assert json.loads(handover.cursor)["end"] == next_end.isoformat()  # progress kept in the cursor
+    assert request.run_key != first.run_requests[0].run_key
+
+    # a cursor far in the past (sensor was stopped) starts the next window now instead of in the past
+    stale = json.dumps({"end": (now - timedelta(hours=3)).isoformat(), "assets": []})
+    for run in instance.get_runs():
+        instance.delete_run(run.run_id)
+    [fresh] = evaluate(sensor, instance, warehouse, stale).run_requests
+    assert window_of(fresh)[0] >= now
+
+
+def test_a_busy_warehouse_falls_back_to_the_assets_in_the_cursor(instance: dg.DagsterInstance, warehouse: Path) -> None:
+    cursor = json.dumps({"end": "2026-01-01T00:00:00+00:00", "assets": ["kept-y", "kept-n"]})
+    with duckdb.connect(str(warehouse)):  # a writer holds the file: the read-only open fails
+        data = evaluate(sensor_for(), instance, warehouse, cursor)
+    [request] = data.run_requests
+    assert request.run_config["ops"]["capture_window"]["config"]["asset_ids"] == ["kept-y", "kept-n"]
+    with duckdb.connect(str(warehouse)):
+        nothing = evaluate(sensor_for(), instance, warehouse, None)
+    assert nothing.run_requests == []
+    assert "no live markets" in (nothing.skip_message or "")

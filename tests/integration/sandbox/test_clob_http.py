@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from conftest import RunningSandbox
 
 from mca_sandbox.world import DAY
+from tests.conftest import RunningSandbox
 from tests.jsonshape import shape
 
 HTTP = httpx.Client(timeout=60)

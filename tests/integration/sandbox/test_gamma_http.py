@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningSandbox, start_sandbox
 
+from tests.conftest import RunningSandbox, start_sandbox
 from tests.jsonshape import shape
 
 HTTP = httpx.Client(timeout=60)

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import RunningSandbox
 
 from mca_sandbox.faults import FaultRule
 from mca_sandbox.world import DAY, LIVE
+from tests.conftest import RunningSandbox
 
 HTTP = httpx.Client(timeout=60)
 

@@ -9,7 +9,8 @@ a pandas groupby for brier/log loss/counts, sklearn ``brier_score_loss``/``log_l
 unpenalised sklearn ``LogisticRegression`` for slope/intercept, numpy equal-mass bins for ECE/Murphy
 and an event Poisson bootstrap per group (the weight table of every event is built once, from the
 specification in ``mca_core.metrics.poisson_weights`` reimplemented here, and gathered per group).
-The script prints rows/s of both, the ratio, and the largest absolute differences between the two outputs.
+Each side runs twice, interleaved, and keeps its best time. The script prints rows/s of both, the ratio, and the
+largest absolute differences between the two outputs.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def _ref_poisson(events: list[str]) -> np.ndarray:
         dtype=np.uint64,
     )
     streams = _mix(_U64(SEED) ^ np.arange(N_BOOT, dtype=np.uint64) * _U64(0x9E3779B97F4A7C15))
-    u = (_mix(_mix(keys[:, None] ^ streams[None, :])) >> _U64(11)).astype(float) * 2.0**-53
+    u = (_mix(keys[:, None] ^ streams[None, :]) >> _U64(11)).astype(float) * 2.0**-53
     return np.searchsorted(_CDF, u, side="right").astype(float)
 
 
@@ -164,12 +165,15 @@ def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     frame = synth(rows)
     build_scoreboard(frame.head(2000), AS_OF, n_boot=N_BOOT)  # warm-up
-    t0 = time.perf_counter()
-    result = build_scoreboard(frame, AS_OF, n_boot=N_BOOT, seed=SEED)
-    ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ref = reference(frame)
-    theirs = time.perf_counter() - t0
+    # best of two interleaved runs each: the first run of either side pays page faults and cold caches
+    ours = theirs = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        result = build_scoreboard(frame, AS_OF, n_boot=N_BOOT, seed=SEED)
+        ours = min(ours, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ref = reference(frame)
+        theirs = min(theirs, time.perf_counter() - t0)
 
     keys = ["window", "horizon", "segment_type", "segment"]
     joined = result.scoreboard.to_pandas().merge(ref, on=keys, suffixes=("", "_ref"), validate="one_to_one")

@@ -342,7 +342,7 @@ def poisson_weights(keys: NDArray[np.uint64], n_boot: int, seed: int = 0) -> NDA
 
     The Poisson bootstrap (Hanley & MacGibbon 2006): each cluster enters a replicate ``k ~ Poisson(1)`` times
     instead of a multinomial resample of fixed size. Each count is a pure function of ``(seed, key, replicate)``
-    (SplitMix64 to a uniform, then the inverse Poisson CDF), so the same event gets the same multiplicity in
+    (SplitMix64 of ``key XOR SplitMix64(seed XOR replicate * golden)`` to a uniform, then the inverse Poisson CDF), so the same event gets the same multiplicity in
     every group it belongs to and any subset of clusters is resampled consistently, with no per-group draws.
     Counts are float32 (exact for small integers): the replicate sums are formed in float32, whose rounding
     (~1e-7 relative) is far below the Monte Carlo error of a 200-replicate interval, at half the memory traffic.
@@ -350,7 +350,7 @@ def poisson_weights(keys: NDArray[np.uint64], n_boot: int, seed: int = 0) -> NDA
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     streams = _splitmix64(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) ^ np.arange(n_boot, dtype=np.uint64) * _GOLDEN)
-    bits = _splitmix64(_splitmix64(keys.astype(np.uint64)[:, None] ^ streams[None, :]))
+    bits = _splitmix64(keys.astype(np.uint64)[:, None] ^ streams[None, :])
     uniform = (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
     counts: NDArray[np.float32] = np.searchsorted(_POISSON1_CDF, uniform, side="right").astype(np.float32)
     return counts

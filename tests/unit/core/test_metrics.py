@@ -243,7 +243,7 @@ def ref_poisson_count(seed: int, cluster: str, replicate: int) -> int:
     """Poisson(1) by inversion of the uniform of (seed, cluster, replicate), one item at a time."""
     key = int.from_bytes(hashlib.blake2b(f"cluster\x1f{cluster}".encode(), digest_size=8).digest(), "big") >> 1
     stream = ref_mix(seed ^ ((replicate * 0x9E3779B97F4A7C15) & MASK))
-    u = (ref_mix(ref_mix(key ^ stream)) >> 11) * 2.0**-53
+    u = (ref_mix(key ^ stream) >> 11) * 2.0**-53
     k, cdf = 0, math.exp(-1.0)
     while u >= cdf:
         k += 1

@@ -342,8 +342,9 @@ def poisson_weights(keys: NDArray[np.uint64], n_boot: int, seed: int = 0) -> NDA
 
     The Poisson bootstrap (Hanley & MacGibbon 2006): each cluster enters a replicate ``k ~ Poisson(1)`` times
     instead of a multinomial resample of fixed size. Each count is a pure function of ``(seed, key, replicate)``
-    (SplitMix64 of ``key XOR SplitMix64(seed XOR replicate * golden)`` to a uniform, then the inverse Poisson CDF), so the same event gets the same multiplicity in
-    every group it belongs to and any subset of clusters is resampled consistently, with no per-group draws.
+    (SplitMix64 of ``key XOR SplitMix64(seed XOR replicate * golden)`` to a uniform, then the inverse Poisson
+    CDF), so the same event gets the same multiplicity in every group it belongs to and any subset of clusters is
+    resampled consistently, with no per-group draws.
     Counts are float32 (exact for small integers): the replicate sums are formed in float32, whose rounding
     (~1e-7 relative) is far below the Monte Carlo error of a 200-replicate interval, at half the memory traffic.
     """

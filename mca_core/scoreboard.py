@@ -183,8 +183,11 @@ def _prepare(cutoffs: pl.DataFrame) -> pl.DataFrame:
     )
     if bad.height:
         raise ValueError(f"build_scoreboard: rows need dt, horizon, p_yes in [0, 1] and y in {{0, 1}}: {bad.row(0)}")
-    # sorted once on values so that every group below, cut out with a stable sort, is in (p, y, event) order
-    return frame.with_columns((pl.col("event_id").rank("dense") - 1).cast(pl.Int64).alias("_ev")).sort("p", "y", "_ev")
+    # events numbered in sorted-id order (sorting the distinct ids, then a hash lookup, not a sort of every row),
+    # and the rows sorted once on values so that every group below, cut out in row order, is in (p, y, event) order
+    events = frame["event_id"].unique().sort()
+    code = pl.col("event_id").replace_strict(events, pl.int_range(events.len(), dtype=pl.Int64, eager=True))
+    return frame.with_columns(code.alias("_ev")).sort("p", "y", "_ev")
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +383,7 @@ def build_scoreboard(
 
     slope, intercept, se_b, se_a = _logistic_fits(p, y, w, g_start, key, eps)
     n_events, ci_low, ci_high = _brier_intervals(
-        gid, ev, w, sq, g_start.size, frame.select("event_id", "_ev").unique("_ev").sort("_ev")["event_id"],
+        gid, ev, w, sq, g_start.size, frame["event_id"].unique().sort(),
         n_boot, seed,
     )  # fmt: skip
     group_labels = labels.decode(key[g_start])

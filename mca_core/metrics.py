@@ -319,6 +319,7 @@ def stable_seed(*parts: object) -> int:
 
 _POISSON1_CDF: Final = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(24)])
 _POISSON1_CDF_53: Final = np.ceil(_POISSON1_CDF * 2.0**53).astype(np.uint64)
+_WEIGHT_BLOCK_CELLS: Final = 65_536
 _MIX1: Final = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2: Final = np.uint64(0x94D049BB133111EB)
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
@@ -352,11 +353,13 @@ def poisson_weights(keys: NDArray[np.uint64], n_boot: int, seed: int = 0) -> NDA
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     streams = _splitmix64(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) ^ np.arange(n_boot, dtype=np.uint64) * _GOLDEN)
-    bits = _splitmix64(keys.astype(np.uint64)[:, None] ^ streams[None, :])
-    # k = #{j : cdf_j <= u} with u = (bits >> 11) / 2**53, compared as integers (exact: cdf_j * 2**53 is exact)
-    counts: NDArray[np.float32] = np.searchsorted(_POISSON1_CDF_53, bits >> np.uint64(11), side="right").astype(
-        np.float32
-    )
+    keys = keys.astype(np.uint64)
+    counts: NDArray[np.float32] = np.empty((keys.size, n_boot), dtype=np.float32)
+    rows = max(1, _WEIGHT_BLOCK_CELLS // n_boot)  # blocks that stay in cache through the ~10 array passes below
+    for start in range(0, keys.size, rows):
+        bits = _splitmix64(keys[start : start + rows, None] ^ streams[None, :])
+        # k = #{j : cdf_j <= u}, u = (bits >> 11) / 2**53, compared as integers (exact: cdf_j * 2**53 is exact)
+        counts[start : start + rows] = np.searchsorted(_POISSON1_CDF_53, bits >> np.uint64(11), side="right")
     return counts
 
 

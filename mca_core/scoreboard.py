@@ -15,7 +15,7 @@ plus the points of its reliability diagram. Every number equals the matching fun
   Rows whose segment is null for a type (an unknown horizon for ``tte_bucket``) skip that type.
 - weights: 1 per row, or with ``event_weighting`` ``1 / (rows of the same event in the group)``
   so a multi-outcome event counts once. ``ece_debiased`` is always unweighted (``metrics``).
-- bins: equal-mass bins of ``metrics.equal_mass_bins`` computed per group with Polars ranks
+- bins: equal-mass bins of ``metrics.equal_mass_bins`` computed per group from "min" ranks
   (ties share a bin, bins renumbered densely).
 - ``brier_ci_low/high``: event-cluster Poisson bootstrap (``metrics.brier_bootstrap_ci``): an event has the
   same multiplicity in a replicate whatever group it is in, so all groups share one weight matrix.
@@ -24,10 +24,12 @@ plus the points of its reliability diagram. Every number equals the matching fun
   intervals ``estimate ± 1.96 se``; NaN when the fit is not identified.
 - ``low_confidence``: ``n < min_n``.
 
-Counts, sums, Brier, log loss, bins, ECE and Murphy terms come from Polars ``group_by``; the bootstrap is one
-sparse product for all groups; only the logistic fit loops over groups in numpy. Output is sorted by window (in the
-order given), horizon (``1h .. 1m``, then others by name), segment type (order above), segment
-(bucket order, else by name) and, for bins, bin.
+How: every input row is expanded once per (window holding its cohort, segment type) and the expanded rows are
+ordered by one integer group key (``_Labels``) with a radix sort, keeping the (p, y, event) order inside a group;
+counts, sums, Brier, log loss, ranks, bins, ECE and Murphy terms are then O(n) numpy passes over contiguous runs
+(``np.add.reduceat``); the bootstrap is one column-major sparse product for all groups; only the logistic fit loops
+over groups. Output is sorted by window (in the order given), horizon (``1h .. 1m``, then others by name), segment
+type (order above), segment (bucket order, else by name) and, for bins, bin.
 """
 
 from __future__ import annotations

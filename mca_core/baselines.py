@@ -15,7 +15,8 @@ holds quantile ``quantiles[k]`` for steps ``1..horizon``. Every output is finite
 clipped to ``[eps, 1 - eps]`` (``eps = 1e-6``), mapped through ``logit``, forecast, and mapped back
 with the logistic function. ``transform="none"`` works on raw probabilities.
 
-Parametric bands use ``z = Phi^{-1}(tau)`` from :class:`statistics.NormalDist` (no scipy needed).
+Parametric bands use ``z = Phi^{-1}(tau)`` from :class:`statistics.NormalDist`; the EWMA recursions run in
+``scipy.signal.lfilter``.
 
 Input rules: ``y`` must be a non-empty 1-D finite sequence (NaN or inf raise ``ValueError``);
 finite values outside ``[0, 1]`` are clipped, never rejected. ``quantiles`` must be non-empty,
@@ -95,7 +96,8 @@ def _check_quantiles(quantiles: Sequence[float]) -> FloatArray:
 
 
 @lru_cache(maxsize=64)
-def _z_scores(quantiles: tuple[float, ...]) -> FloatArray:
+def z_scores(quantiles: tuple[float, ...]) -> FloatArray:
+    """Standard normal quantiles of ``quantiles`` (cached, read-only): shared with ``mca_core.postprocess``."""
     z = np.array([_NORMAL.inv_cdf(t) for t in quantiles], dtype=np.float64)
     z.setflags(write=False)
     return z
@@ -138,7 +140,7 @@ def _finish(z_space: FloatArray, transform: str) -> FloatArray:
 
 def _normal_bands(level: float, step_var: float, q: FloatArray, horizon: int, extra_var: float = 0.0) -> FloatArray:
     """``level + z_tau * sqrt(step_var * h + extra_var)`` for ``h = 1..horizon``."""
-    z = _z_scores(tuple(q.tolist()))
+    z = z_scores(tuple(q.tolist()))
     h = np.arange(1, horizon + 1, dtype=np.float64)
     sd = np.sqrt(np.maximum(step_var * h + extra_var, 0.0))
     return level + z[:, None] * sd[None, :]

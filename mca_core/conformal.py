@@ -126,7 +126,8 @@ def band_scores(y: npt.ArrayLike, lo: npt.ArrayLike, median: npt.ArrayLike, hi: 
     return out
 
 
-def _median_row(bands: FloatArray) -> FloatArray:
+def median_row(bands: FloatArray) -> FloatArray:
+    """The median row of quantile rows ``(Q, ...)`` (mean of the two middle rows when ``Q`` is even)."""
     k = bands.shape[0]
     if k % 2:
         row: FloatArray = np.asarray(bands[k // 2], dtype=np.float64)
@@ -143,7 +144,7 @@ def bands_scores(y: npt.ArrayLike, bands: npt.ArrayLike) -> FloatArray:
     b = np.asarray(bands, dtype=np.float64)
     if b.ndim < 1 or b.shape[0] < 2:
         raise ValueError("bands need at least two quantile rows")
-    return band_scores(y, b[0], _median_row(b), b[-1])
+    return band_scores(y, b[0], median_row(b), b[-1])
 
 
 def apply_scale(bands: npt.ArrayLike, q_hat: float | npt.ArrayLike) -> FloatArray:
@@ -160,7 +161,7 @@ def apply_scale(bands: npt.ArrayLike, q_hat: float | npt.ArrayLike) -> FloatArra
     if np.isnan(q).any():
         raise ValueError("q_hat is NaN")
     k = b.shape[0]
-    m = _median_row(b)
+    m = median_row(b)
     lower_rows = np.arange(k) < (k // 2)  # strictly below the median position
     upper_rows = np.arange(k) >= (k + 1) // 2
     full = np.broadcast_to(np.isposinf(q), m.shape)

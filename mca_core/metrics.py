@@ -48,6 +48,7 @@ __all__ = [
     "poisson_weights",
     "ratio_percentiles",
     "stable_seed",
+    "wilson_bounds",
     "wilson_interval",
 ]
 
@@ -426,11 +427,15 @@ def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float,
         raise ValueError(f"need 0 <= successes <= n and z > 0, got successes={successes}, n={n}, z={z}")
     if n == 0:
         return (0.0, 1.0)
+    low, high = wilson_bounds(np.array([successes], dtype=np.float64), np.array([n], dtype=np.float64), z)
+    return (float(low[0]), float(high[0]))
+
+
+def wilson_bounds(successes: FloatArray, n: FloatArray, z: float = 1.96) -> tuple[FloatArray, FloatArray]:
+    """``wilson_interval`` over arrays (every ``n > 0``, inputs not validated): one formula for scalars and bins."""
     rate = successes / n
     z2 = z * z
     denom = 1.0 + z2 / n
     center = (rate + z2 / (2.0 * n)) / denom
-    half = z / denom * math.sqrt(rate * (1.0 - rate) / n + z2 / (4.0 * n * n))
-    low = min(max(0.0, center - half), rate)
-    high = max(min(1.0, center + half), rate)
-    return (low, high)
+    half = z / denom * np.sqrt(rate * (1.0 - rate) / n + z2 / (4.0 * n * n))
+    return np.minimum(np.maximum(0.0, center - half), rate), np.maximum(np.minimum(1.0, center + half), rate)

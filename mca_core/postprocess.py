@@ -16,18 +16,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from mca_core.conformal import ConformalState
+from mca_core.baselines import z_scores
+from mca_core.conformal import ConformalState, median_row
 
 __all__ = ["Band", "postprocess"]
 
 FloatArray = npt.NDArray[np.float64]
-_NORMAL = NormalDist()
 #: Below this outer width a step is treated as a point forecast when clamping.
 _DEGENERATE_WIDTH = 1e-12
 
@@ -48,16 +47,10 @@ def _inverse(values: FloatArray, transform: Literal["none", "logit"]) -> FloatAr
     return out
 
 
-def _median(values: FloatArray) -> FloatArray:
-    k = values.shape[0]
-    row: FloatArray = values[k // 2] if k % 2 else 0.5 * (values[k // 2 - 1] + values[k // 2])
-    return row
-
-
 @lru_cache(maxsize=64)
 def _normal_shape(quantiles: tuple[float, ...]) -> FloatArray:
     """Normal quantile offsets scaled to a unit outer width."""
-    z = np.array([_NORMAL.inv_cdf(q) for q in quantiles])
+    z = z_scores(quantiles)
     shape: FloatArray = z / (z[-1] - z[0])
     shape.setflags(write=False)
     return shape
@@ -67,7 +60,7 @@ def _clamp_width(values: FloatArray, quantiles: Sequence[float], min_width: floa
     """Scale each step's distances from the median so ``hi - lo`` lands in ``[min_width, max_width]``."""
     width = values[-1] - values[0]
     target = np.clip(width, min_width, max_width)
-    m = _median(values)
+    m = median_row(values)
     shape = _normal_shape(tuple(quantiles))  # for (near) zero-width steps: a normal-shaped band of the target width
     degenerate = width <= _DEGENERATE_WIDTH  # scaling a subnormal width would overflow
     factor = target / np.where(degenerate, 1.0, width)

@@ -290,16 +290,6 @@ def _runs(*columns: npt.NDArray[Any]) -> BoolArray:
     return out
 
 
-def _wilson(successes: FloatArray, n: FloatArray, z: float = _Z95) -> tuple[FloatArray, FloatArray]:
-    """Vector form of ``metrics.wilson_interval`` (same formula and clipping)."""
-    rate = successes / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (rate + z2 / (2.0 * n)) / denom
-    half = z / denom * np.sqrt(rate * (1.0 - rate) / n + z2 / (4.0 * n * n))
-    return np.minimum(np.maximum(0.0, center - half), rate), np.maximum(np.minimum(1.0, center + half), rate)
-
-
 def build_scoreboard(
     cutoffs: pl.DataFrame,
     as_of: date,
@@ -416,7 +406,7 @@ def build_scoreboard(
         }
     ).cast(SCOREBOARD_SCHEMA)
 
-    ci_low_k, ci_high_k = _wilson(y_rate * n_k, n_k)
+    ci_low_k, ci_high_k = metrics.wilson_bounds(y_rate * n_k, n_k)
     reliability = pl.DataFrame(
         {
             "dt": pl.Series([as_of] * b_start.size, dtype=pl.Date),

@@ -15,8 +15,8 @@ holds quantile ``quantiles[k]`` for steps ``1..horizon``. Every output is finite
 clipped to ``[eps, 1 - eps]`` (``eps = 1e-6``), mapped through ``logit``, forecast, and mapped back
 with the logistic function. ``transform="none"`` works on raw probabilities.
 
-Parametric bands use ``z = Phi^{-1}(tau)`` from :class:`statistics.NormalDist`; the EWMA recursions run in
-``scipy.signal.lfilter``.
+Parametric bands use ``z = Phi^{-1}(tau)`` from :class:`statistics.NormalDist`; the EWMA level recursion runs as
+rescaled prefix sums (``_ewma_levels``) and its variance as one dot product.
 
 Input rules: ``y`` must be a non-empty 1-D finite sequence (NaN or inf raise ``ValueError``);
 finite values outside ``[0, 1]`` are clipped, never rejected. ``quantiles`` must be non-empty,
@@ -39,7 +39,6 @@ from typing import Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 __all__ = [
     "BASELINES",
@@ -49,9 +48,11 @@ __all__ = [
     "SHORT_SERIES_STEP_STD",
     "BaselineFn",
     "Transform",
+    "clip",
     "ewma_bands",
     "kalman_bands",
     "rolling_quantile_bands",
+    "z_scores",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -84,6 +85,15 @@ class BaselineFn(Protocol):
 
 
 def _check_quantiles(quantiles: Sequence[float]) -> FloatArray:
+    try:
+        return _quantile_array(tuple(quantiles))
+    except TypeError:  # not iterable, or unhashable items: not a flat sequence of numbers
+        raise ValueError(f"quantiles must be a non-empty 1-D sequence, got {quantiles!r}") from None
+
+
+@lru_cache(maxsize=64)
+def _quantile_array(quantiles: tuple[float, ...]) -> FloatArray:
+    """The validated quantile levels (cached, read-only): a service asks for the same few sets on every request."""
     q = np.asarray(quantiles, dtype=np.float64)
     if q.ndim != 1 or q.size == 0:
         raise ValueError(f"quantiles must be a non-empty 1-D sequence, got {quantiles!r}")
@@ -92,6 +102,7 @@ def _check_quantiles(quantiles: Sequence[float]) -> FloatArray:
         raise ValueError(f"quantiles must lie strictly inside (0, 1), got {quantiles!r}")
     if any(b <= a for a, b in pairwise(values)):
         raise ValueError(f"quantiles must be strictly increasing, got {quantiles!r}")
+    q.setflags(write=False)
     return q
 
 
@@ -117,33 +128,52 @@ def _prepare(
         raise ValueError(f"y must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError("y is empty: need at least one observation")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValueError("y contains NaN or infinite values; clean or forward-fill the series first")
     if transform == "logit":
-        p = np.clip(arr, EPS, 1.0 - EPS)
+        p = clip(arr, EPS, 1.0 - EPS)
         x: FloatArray = np.log(p) - np.log1p(-p)
     else:
-        x = np.clip(arr, 0.0, 1.0)
+        x = clip(arr, 0.0, 1.0)
     return x, q
+
+
+def clip(values: FloatArray, lo: float | FloatArray, hi: float | FloatArray) -> FloatArray:
+    """``np.clip`` without its dispatch layers, which cost a few microseconds per call on every service request."""
+    out: FloatArray = np.minimum(np.maximum(values, lo), hi)
+    return out
 
 
 def _finish(z_space: FloatArray, transform: str) -> FloatArray:
     """Map working-space bands back to probabilities, enforce monotone quantiles and [0, 1]."""
     if transform == "logit":
-        out: FloatArray = 1.0 / (1.0 + np.exp(-z_space))
+        with np.errstate(over="ignore"):  # exp overflow -> inf -> exactly 0, the right limit
+            out: FloatArray = 1.0 / (1.0 + np.exp(-z_space))  # inside [0, 1] by construction
     else:
-        out = z_space
-    out = np.clip(out, 0.0, 1.0)
+        out = clip(z_space, 0.0, 1.0)
     # Guard against rounding-level crossings; a no-op for already monotone rows.
     return np.maximum.accumulate(out, axis=0)
+
+
+def _variance(values: FloatArray) -> float:
+    """Population variance (``np.var``) as two ufunc passes and a dot product: np.var's wrappers cost 10 µs."""
+    centred = values - values.sum() / values.size
+    return float(centred @ centred) / values.size
 
 
 def _normal_bands(level: float, step_var: float, q: FloatArray, horizon: int, extra_var: float = 0.0) -> FloatArray:
     """``level + z_tau * sqrt(step_var * h + extra_var)`` for ``h = 1..horizon``."""
     z = z_scores(tuple(q.tolist()))
+    sd = np.sqrt(np.maximum(step_var * _steps(horizon) + extra_var, 0.0))
+    return level + z[:, None] * sd
+
+
+@lru_cache(maxsize=64)
+def _steps(horizon: int) -> FloatArray:
+    """``1..horizon`` as floats (cached, read-only)."""
     h = np.arange(1, horizon + 1, dtype=np.float64)
-    sd = np.sqrt(np.maximum(step_var * h + extra_var, 0.0))
-    return level + z[:, None] * sd[None, :]
+    h.setflags(write=False)
+    return h
 
 
 def _prior_bands(x: FloatArray, q: FloatArray, horizon: int, transform: str) -> FloatArray:
@@ -170,14 +200,58 @@ def ewma_bands(
     x, q = _prepare(y, horizon, quantiles, transform)
     if x.size < MIN_POINTS_FOR_FIT:
         return _prior_bands(x, q, horizon, transform)
-    # both recursions are first-order linear filters, run in C by lfilter:
-    # level_t = a x_t + b level_{t-1}; var_t = a (x_t - level_{t-1})² + b var_{t-1}
+    # only the last variance is needed: var_t = a (x_t - level_{t-1})² + b var_{t-1} unrolls into one dot product
     b = 1.0 - alpha
-    var0 = float(np.var(np.diff(x)))
-    levels, _ = signal.lfilter([alpha], [1.0, -b], x[1:], zi=[b * x[0]])
-    errors = x[1:] - np.concatenate(([x[0]], levels[:-1]))
-    variances, _ = signal.lfilter([alpha], [1.0, -b], errors * errors, zi=[b * var0])
-    return _finish(_normal_bands(float(levels[-1]), float(variances[-1]), q, horizon), transform)
+    m = x.size - 1
+    levels = _ewma_levels(x, alpha)
+    errors = x[1:] - levels[:-1]
+    variance = b**m * _variance(x[1:] - x[:-1]) + float(_decay_weights(m, alpha) @ (errors * errors))
+    return _finish(_normal_bands(float(levels[-1]), variance, q, horizon), transform)
+
+
+def _ewma_levels(x: FloatArray, alpha: float) -> FloatArray:
+    """``level_0 = x_0``, ``level_t = a x_t + b level_{t-1}`` (``b = 1 - a``) for every t, as prefix sums.
+
+    Unrolled over a block that starts after step ``s``: ``level_{s+j} = b^j (level_s + a sum_{i<=j} b^-i x_{s+i})``,
+    a cumulative sum of rescaled inputs: a few array operations where a recursion (or scipy's ``lfilter`` and its
+    argument checks) would cost several times more on a service request. Blocks are short enough for ``b^-j`` to stay
+    finite (one block for any series shorter than ~2,500 points at ``a = 0.2``). Each rescaled prefix sum is dominated
+    by its latest terms, so the rounding error stays near ``eps * max|x| / a``.
+    """
+    levels = np.empty_like(x)
+    levels[0] = level = x[0]
+    if alpha == 1.0:
+        levels[1:] = x[1:]
+        return levels
+    block = max(1, int(_MAX_GROWTH_LN / -math.log1p(-alpha)))
+    for start in range(1, x.size, block):
+        segment = x[start : start + block]
+        grow, shrink = _block_powers(alpha, segment.size)
+        levels[start : start + segment.size] = shrink * (level + alpha * np.cumsum(grow * segment))
+        level = levels[start + segment.size - 1]
+    return levels
+
+
+#: ``ln`` of the largest factor ``b^-j`` a block may reach (1e250), so sums of rescaled inputs stay finite.
+_MAX_GROWTH_LN: Final = 250 * math.log(10.0)
+
+
+@lru_cache(maxsize=64)
+def _block_powers(alpha: float, size: int) -> tuple[FloatArray, FloatArray]:
+    """``b^-j`` and ``b^j`` for ``j = 1..size`` (``b = 1 - alpha``; cached, read-only)."""
+    j = np.arange(1, size + 1, dtype=np.float64)
+    grow, shrink = (1.0 - alpha) ** -j, (1.0 - alpha) ** j
+    grow.setflags(write=False)
+    shrink.setflags(write=False)
+    return grow, shrink
+
+
+@lru_cache(maxsize=64)
+def _decay_weights(m: int, alpha: float) -> FloatArray:
+    """``alpha * (1 - alpha)**(m - t)`` for ``t = 1..m`` (cached, read-only): the EWMA's weight of each step."""
+    weights = alpha * (1.0 - alpha) ** np.arange(m - 1, -1, -1, dtype=np.float64)
+    weights.setflags(write=False)
+    return weights
 
 
 def kalman_bands(
@@ -203,8 +277,8 @@ def kalman_bands(
         raise ValueError(f"r_var must be finite and > 0, got {r_var!r}")
     if x.size < MIN_POINTS_FOR_FIT and (q_var is None or r_var is None):
         return _prior_bands(x, q, horizon, transform)
-    qv = float(np.var(np.diff(x))) if q_var is None else float(q_var)
-    rv = max(float(np.var(x)) - qv, _R_FLOOR) if r_var is None else float(r_var)
+    qv = _variance(x[1:] - x[:-1]) if q_var is None else float(q_var)
+    rv = max(_variance(x) - qv, _R_FLOOR) if r_var is None else float(r_var)
     values = x.tolist()
     mu = values[0]
     p = rv

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from mca_core.baselines import z_scores
+from mca_core.baselines import clip, z_scores
 from mca_core.conformal import ConformalState, median_row
 
 __all__ = ["Band", "postprocess"]
@@ -59,14 +59,17 @@ def _normal_shape(quantiles: tuple[float, ...]) -> FloatArray:
 def _clamp_width(values: FloatArray, quantiles: Sequence[float], min_width: float, max_width: float) -> FloatArray:
     """Scale each step's distances from the median so ``hi - lo`` lands in ``[min_width, max_width]``."""
     width = values[-1] - values[0]
-    target = np.clip(width, min_width, max_width)
+    target = clip(width, min_width, max_width)
     m = median_row(values)
-    shape = _normal_shape(tuple(quantiles))  # for (near) zero-width steps: a normal-shaped band of the target width
     degenerate = width <= _DEGENERATE_WIDTH  # scaling a subnormal width would overflow
+    if not degenerate.any():
+        scaled: FloatArray = m + (values - m) * (target / width)
+        return scaled
+    shape = _normal_shape(tuple(quantiles))  # for (near) zero-width steps: a normal-shaped band of the target width
     factor = target / np.where(degenerate, 1.0, width)
-    scaled = m[None, :] + (values - m[None, :]) * factor[None, :]
-    flat = m[None, :] + shape[:, None] * target[None, :]
-    out: FloatArray = np.where(degenerate[None, :], flat, scaled)
+    scaled = m + (values - m) * factor
+    flat = m + shape[:, None] * target
+    out: FloatArray = np.where(degenerate, flat, scaled)
     return out
 
 
@@ -81,31 +84,31 @@ def postprocess(
     group: str | None = None,
 ) -> Band:
     """Post-process ``raw`` of shape ``(len(quantiles), horizon)`` (see the module docstring for the order)."""
-    values = np.array(raw, dtype=np.float64)
+    values = np.asarray(raw, dtype=np.float64)  # never written in place: every step makes a new array
     if values.ndim != 2 or values.shape[0] != len(quantiles) or values.shape[1] < 1:
         raise ValueError(f"raw must have shape ({len(quantiles)}, horizon >= 1), got {values.shape}")
-    if not np.all(np.isfinite(values)):
+    if not np.isfinite(values).all():
         raise ValueError("raw quantile paths must be finite")
     if not 0.0 <= min_width <= max_width <= 1.0:
         raise ValueError(f"need 0 <= min_width <= max_width <= 1, got {min_width}, {max_width}")
     warnings: list[str] = []
-    values = np.clip(_inverse(values, transform), 0.0, 1.0)
-    crossing = int(np.any(np.diff(values, axis=0) < 0, axis=0).sum()) if len(quantiles) > 1 else 0
+    values = clip(_inverse(values, transform), 0.0, 1.0)
+    crossing = int(np.count_nonzero((values[1:] < values[:-1]).any(axis=0)))
     if crossing:
         values = np.sort(values, axis=0)
         warnings.append(f"quantile crossing fixed by sorting at {crossing} step(s)")
     applied = False
     if len(quantiles) > 1:
-        values = np.clip(_clamp_width(values, quantiles, min_width, max_width), 0.0, 1.0)
+        values = _clamp_width(values, quantiles, min_width, max_width)
         if conformal is not None:
             lo, hi = conformal.alpha / 2.0, 1.0 - conformal.alpha / 2.0
             if math.isclose(quantiles[0], lo, abs_tol=1e-9) and math.isclose(quantiles[-1], hi, abs_tol=1e-9):
-                values = conformal.apply(values, group)
+                values = conformal.apply(clip(values, 0.0, 1.0), group)
                 applied = True
             else:
                 warnings.append(
                     f"conformal state is for the [{lo:g}, {hi:g}] band; not applied to [{quantiles[0]:g}, "
                     f"{quantiles[-1]:g}]"
                 )
-    values = np.maximum.accumulate(np.clip(values, 0.0, 1.0), axis=0)
+    values = np.maximum.accumulate(clip(values, 0.0, 1.0), axis=0)
     return Band(values, crossing, applied, warnings)

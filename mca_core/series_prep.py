@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -28,6 +29,7 @@ _FREQ = re.compile(r"^([1-9][0-9]{0,3})(s|m|min|h|d)$")
 _UNIT_S: Final = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+@lru_cache(maxsize=256)
 def freq_seconds(freq: str) -> float:
     """Seconds per step of ``"30s"``, ``"5m"``/``"5min"``, ``"1h"``, ``"1d"``; ValueError otherwise."""
     match = _FREQ.match(freq)
@@ -59,6 +61,9 @@ def prepare_series(
     At least one value of ``y`` must be observed; the last value before the window is carried into it. ``max_len``
     is the model's input length (the seed's 288 steps): older steps barely change a forecast but cost every request.
     """
+    window = np.array(y[-max_len:] if max_len is not None else y, dtype=np.float64)  # None -> NaN
+    if window.size and not np.isnan(window).any():  # fully observed (the common case): every gap is one step
+        return _checked(window, window.size, step_s, min_points, max_gap_s, liquidity_bucket, baseline_only_buckets)
     raw = np.array(y, dtype=np.float64)  # None -> NaN
     seen = ~np.isnan(raw)
     if not seen.any():
@@ -79,11 +84,23 @@ def prepare_series(
     end = filled.size - 1
     gaps = np.diff(np.append(observed_idx, end if end > observed_idx[-1] else observed_idx[-1]))
     longest = float(gaps.max(initial=1)) * step_s
+    return _checked(filled, observed, longest, min_points, max_gap_s, liquidity_bucket, baseline_only_buckets)
+
+
+def _checked(
+    filled: FloatArray,
+    observed: int,
+    longest_gap_s: float,
+    min_points: int,
+    max_gap_s: float,
+    liquidity_bucket: str | None,
+    baseline_only_buckets: Collection[str],
+) -> PreparedSeries:
     reason: str | None = None
     if observed < min_points:
         reason = TOO_FEW_POINTS
-    elif longest > max_gap_s:
+    elif longest_gap_s > max_gap_s:
         reason = MAX_GAP_EXCEEDED
     elif liquidity_bucket is not None and liquidity_bucket in baseline_only_buckets:
         reason = ILLIQUID
-    return PreparedSeries(filled, observed, longest, reason)
+    return PreparedSeries(filled, observed, longest_gap_s, reason)

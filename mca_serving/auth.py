@@ -115,4 +115,3 @@ class AuthGuard:
             self.metrics.auth_failures.labels(reason="missing" if not header else "invalid").inc()
             raise NotAuthorizedException(detail="a valid bearer token is required", headers=_CHALLENGE)
         self._throttle(self.per_identity, identity)
-        connection.state.identity = identity

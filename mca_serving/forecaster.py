@@ -134,7 +134,6 @@ class Forecaster:
             max_len=self.settings.tsfm_input_len,
         )
         mode = self.degradation.mode()
-        self.metrics.degradation_mode.set(mode.level)
         if prepared.reason is not None:
             route = self._baseline(req, prepared, prepared.reason)
         elif mode is Mode.BASELINE_ONLY:
@@ -159,7 +158,7 @@ class Forecaster:
         model = req.model.name or self.models[0]
         key = self._cache_key(req, model)
         hit = self.cache.lookup(key)
-        self.metrics.cache_lookups.labels(result=hit.freshness if hit else "miss").inc()
+        self.metrics.child(self.metrics.cache_lookups, hit.freshness if hit else "miss").inc()
         if hit is not None and hit.freshness == "fresh":
             return _Route("cache_hit", "tollama", model, hit.value.raw, req.transform.space, "fresh", None,
                           list(hit.value.warnings))  # fmt: skip
@@ -221,13 +220,13 @@ class Forecaster:
                     response = await self.tollama.forecast(body)
             except Exception as exc:
                 reason = _error_reason(exc)
-                self.metrics.upstream_seconds.labels(status_class="error").observe(time.perf_counter() - started)
-                self.metrics.upstream_errors.labels(reason=reason).inc()
+                self.metrics.child(self.metrics.upstream_seconds, "error").observe(time.perf_counter() - started)
+                self.metrics.child(self.metrics.upstream_errors, reason).inc()
                 if attempt + 1 < attempts and _retryable(exc):
                     await asyncio.sleep(self._rng.uniform(*RETRY_JITTER_S))
                     continue
                 raise
-            self.metrics.upstream_seconds.labels(status_class="2xx").observe(time.perf_counter() - started)
+            self.metrics.child(self.metrics.upstream_seconds, "2xx").observe(time.perf_counter() - started)
             paths = response.forecasts[0].quantiles  # check_forecast guaranteed every quantile, finite, full length
             raw = np.array([paths[quantile_key(q)] for q in req.quantiles], dtype=np.float64)
             return ModelAnswer(raw, tuple(response.warnings or ()))
@@ -253,10 +252,10 @@ class Forecaster:
         if band.crossing_steps:
             self.metrics.crossing_fixes.inc(band.crossing_steps)
         if route.fallback_reason is not None:
-            self.metrics.fallbacks.labels(reason=route.fallback_reason).inc()
+            self.metrics.child(self.metrics.fallbacks, route.fallback_reason).inc()
         mode_now = self.degradation.mode()
         self.metrics.degradation_mode.set(mode_now.level)
-        self.metrics.requests.labels(outcome=route.outcome, mode=mode.value).inc()
+        self.metrics.child(self.metrics.requests, route.outcome, mode.value).inc()
         elapsed = time.perf_counter() - started
         self.metrics.request_seconds.observe(elapsed)
         values = band.values.tolist()

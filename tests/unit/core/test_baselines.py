@@ -59,19 +59,35 @@ def test_bands_widen_with_horizon(name: str) -> None:
     assert width[-1] > width[0]
 
 
-def test_ewma_matches_hand_recursion() -> None:
-    y = np.array([0.40, 0.42, 0.41, 0.45, 0.50, 0.48])
-    a = 0.2
-    level = y[0]
+def hand_ewma(y: np.ndarray, a: float) -> tuple[float, float]:
+    """The EWMA level and variance by the recursion in ``ewma_bands``'s docstring, one step at a time."""
+    level = float(y[0])
     var = float(np.var(np.diff(y)))
-    for x in y[1:]:
+    for x in y[1:].tolist():
         var = a * (x - level) ** 2 + (1 - a) * var
         level = a * x + (1 - a) * level
+    return level, var
+
+
+@pytest.mark.parametrize(
+    ("y", "a"),
+    [
+        (np.array([0.40, 0.42, 0.41, 0.45, 0.50, 0.48]), 0.2),
+        (random_walk(288, seed=4), 0.2),  # the service's input length
+        (random_walk(6000, seed=5), 0.2),  # three prefix-sum blocks
+        (random_walk(3000, seed=6), 0.9),  # blocks of ~250 steps
+        (random_walk(500, seed=7), 1e-4),
+        (random_walk(50, seed=8), 1.0),  # the level is the last value
+    ],
+)
+def test_ewma_matches_hand_recursion(y: np.ndarray, a: float) -> None:
+    level, var = hand_ewma(y, a)
     z = NormalDist().inv_cdf(0.9)
     out = ewma_bands(y, 4, (0.1, 0.5, 0.9), alpha=a, transform="none")
     for h in range(1, 5):
         sd = math.sqrt(var) * math.sqrt(h)
-        assert out[:, h - 1] == pytest.approx([level - z * sd, level, level + z * sd], abs=1e-12)
+        expected = np.clip([level - z * sd, level, level + z * sd], 0.0, 1.0)
+        assert out[:, h - 1] == pytest.approx(expected, abs=1e-12)
 
 
 def test_ewma_logit_maps_back() -> None:

@@ -39,6 +39,7 @@ from typing import Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from scipy import special
 
 __all__ = [
     "BASELINES",
@@ -132,7 +133,7 @@ def _prepare(
         raise ValueError("y contains NaN or infinite values; clean or forward-fill the series first")
     if transform == "logit":
         p = clip(arr, EPS, 1.0 - EPS)
-        x: FloatArray = np.log(p) - np.log1p(-p)
+        x: FloatArray = special.logit(p)
     else:
         x = clip(arr, 0.0, 1.0)
     return x, q
@@ -147,8 +148,7 @@ def clip(values: FloatArray, lo: float | FloatArray, hi: float | FloatArray) -> 
 def _finish(z_space: FloatArray, transform: str) -> FloatArray:
     """Map working-space bands back to probabilities, enforce monotone quantiles and [0, 1]."""
     if transform == "logit":
-        with np.errstate(over="ignore"):  # exp overflow -> inf -> exactly 0, the right limit
-            out: FloatArray = 1.0 / (1.0 + np.exp(-z_space))  # inside [0, 1] by construction
+        out: FloatArray = special.expit(z_space)  # inside [0, 1] by construction, one ufunc call
     else:
         out = clip(z_space, 0.0, 1.0)
     # Guard against rounding-level crossings; a no-op for already monotone rows.
@@ -164,16 +164,22 @@ def _variance(values: FloatArray) -> float:
 def _normal_bands(level: float, step_var: float, q: FloatArray, horizon: int, extra_var: float = 0.0) -> FloatArray:
     """``level + z_tau * sqrt(step_var * h + extra_var)`` for ``h = 1..horizon``."""
     z = z_scores(tuple(q.tolist()))
-    sd = np.sqrt(np.maximum(step_var * _steps(horizon) + extra_var, 0.0))
+    h, root_h = _steps(horizon)
+    if extra_var == 0.0:  # a pure random-walk spread: sqrt(step_var) * sqrt(h), one array operation
+        sd = math.sqrt(max(step_var, 0.0)) * root_h
+    else:
+        sd = np.sqrt(np.maximum(step_var * h + extra_var, 0.0))
     return level + z[:, None] * sd
 
 
 @lru_cache(maxsize=64)
-def _steps(horizon: int) -> FloatArray:
-    """``1..horizon`` as floats (cached, read-only)."""
+def _steps(horizon: int) -> tuple[FloatArray, FloatArray]:
+    """``h = 1..horizon`` as floats and ``sqrt(h)`` (cached, read-only)."""
     h = np.arange(1, horizon + 1, dtype=np.float64)
+    root_h = np.sqrt(h)
     h.setflags(write=False)
-    return h
+    root_h.setflags(write=False)
+    return h, root_h
 
 
 def _prior_bands(x: FloatArray, q: FloatArray, horizon: int, transform: str) -> FloatArray:
@@ -227,7 +233,7 @@ def _ewma_levels(x: FloatArray, alpha: float) -> FloatArray:
     for start in range(1, x.size, block):
         segment = x[start : start + block]
         grow, shrink = _block_powers(alpha, segment.size)
-        levels[start : start + segment.size] = shrink * (level + alpha * np.cumsum(grow * segment))
+        levels[start : start + segment.size] = shrink * (level + alpha * np.add.accumulate(grow * segment))
         level = levels[start + segment.size - 1]
     return levels
 

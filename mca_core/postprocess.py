@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy import special
 
 from mca_core.baselines import clip, z_scores
 from mca_core.conformal import ConformalState, median_row
@@ -42,8 +43,7 @@ class Band:
 def _inverse(values: FloatArray, transform: Literal["none", "logit"]) -> FloatArray:
     if transform == "none":
         return values
-    with np.errstate(over="ignore"):  # exp overflow -> inf -> exactly 0, the right limit
-        out: FloatArray = 1.0 / (1.0 + np.exp(-values))
+    out: FloatArray = special.expit(values)
     return out
 
 
@@ -60,6 +60,8 @@ def _clamp_width(values: FloatArray, quantiles: Sequence[float], min_width: floa
     """Scale each step's distances from the median so ``hi - lo`` lands in ``[min_width, max_width]``."""
     width = values[-1] - values[0]
     target = clip(width, min_width, max_width)
+    if (target == width).all():  # every step already inside the bounds (the usual case)
+        return values
     m = median_row(values)
     degenerate = width <= _DEGENERATE_WIDTH  # scaling a subnormal width would overflow
     if not degenerate.any():

@@ -16,9 +16,12 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from litestar import HttpMethod
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from mca_core.token_bucket import KeyedTokenBuckets
@@ -115,3 +118,18 @@ class AuthGuard:
             self.metrics.auth_failures.labels(reason="missing" if not header else "invalid").inc()
             raise NotAuthorizedException(detail="a valid bearer token is required", headers=_CHALLENGE)
         self._throttle(self.per_identity, identity)
+
+
+class GuardedPost(HTTPRouteHandler):
+    """A POST route handler (``@GuardedPost("/path", ...)``) whose guards receive the handler itself, not a copy.
+
+    Litestar hands each guard a shallow copy of the handler so that a guard cannot alter it; copying the handler's
+    ~60 slots cost 30 µs of a ~355 µs baseline forecast (bench/README.md). The guards here never touch the handler.
+    """
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(path, http_method=HttpMethod.POST, **kwargs)
+
+    async def authorize_connection(self, connection: ASGIConnection) -> None:  # type: ignore[type-arg]
+        for guard in self.resolve_guards():
+            await guard(connection, self)

@@ -1,13 +1,16 @@
-"""Wire format of the CLOB market channel as msgspec Structs (private to ``mca_core.wsparse``).
+"""Wire format of the CLOB market channel as msgspec Structs (private to ``mca_core.wsparse`` and the expanders
+it drives, ``mca_core.ticks``).
 
 These mirror what Polymarket sends, field for field; they are decoded in non-strict mode so that
-numeric strings become floats/ints in C, and ``Price``/``Size`` bounds are checked during decoding.
-Fields that upstream may send as ``""`` are typed ``Loose`` and converted by the caller.
+numeric strings become floats/ints in C, and every bound is checked during decoding, so a decoded Struct is
+valid as a whole. Numeric fields that upstream may also send as ``""`` are typed ``LoosePrice`` /
+``LooseNumber``: a checked float, ``""`` or None (the expanders read ``""`` as absent).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import sys
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -16,7 +19,8 @@ from mca_core.records import BookLevel, Price, Side, Size
 
 Id = Annotated[str, Meta(min_length=1)]
 Ms = Annotated[int, Meta(ge=0, le=10**14)]  # epoch ms, before year 5138
-Loose = str | float | None  # numeric field that may also arrive as "" upstream
+LoosePrice = Price | Literal[""] | None  # a price in [0, 1] (NaN rejected) that may also arrive as ""
+LooseNumber = Annotated[float, Meta(ge=0.0, le=sys.float_info.max)] | Literal[""] | None  # finite, >= 0
 
 
 class WireBook(msgspec.Struct, kw_only=True, tag_field="event_type", tag="book"):
@@ -26,8 +30,8 @@ class WireBook(msgspec.Struct, kw_only=True, tag_field="event_type", tag="book")
     hash: str | None = None
     bids: list[BookLevel] = []
     asks: list[BookLevel] = []
-    tick_size: Loose = None
-    last_trade_price: Loose = None
+    tick_size: LoosePrice = None
+    last_trade_price: LoosePrice = None
 
 
 class WireChange(msgspec.Struct, kw_only=True):
@@ -36,8 +40,8 @@ class WireChange(msgspec.Struct, kw_only=True):
     size: Size
     side: Side
     hash: str | None = None
-    best_bid: Loose = None
-    best_ask: Loose = None
+    best_bid: LoosePrice = None
+    best_ask: LoosePrice = None
 
 
 class WirePriceChange(msgspec.Struct, kw_only=True, tag_field="event_type", tag="price_change"):
@@ -59,7 +63,7 @@ class WireLastTrade(msgspec.Struct, kw_only=True, tag_field="event_type", tag="l
     price: Price
     size: Size
     side: Side | None = None
-    fee_rate_bps: Loose = None
+    fee_rate_bps: LooseNumber = None
     transaction_hash: str | None = None
 
 
@@ -67,9 +71,9 @@ class WireBestBidAsk(msgspec.Struct, kw_only=True, tag_field="event_type", tag="
     market: Id
     asset_id: Id
     timestamp: Ms
-    best_bid: Loose = None
-    best_ask: Loose = None
-    spread: Loose = None
+    best_bid: LoosePrice = None
+    best_ask: LoosePrice = None
+    spread: LoosePrice = None
 
 
 class WireTickSize(msgspec.Struct, kw_only=True, tag_field="event_type", tag="tick_size_change"):
@@ -77,7 +81,7 @@ class WireTickSize(msgspec.Struct, kw_only=True, tag_field="event_type", tag="ti
     asset_id: Id
     timestamp: Ms
     new_tick_size: Price
-    old_tick_size: Loose = None
+    old_tick_size: LoosePrice = None
 
 
 class WireResolved(msgspec.Struct, kw_only=True, tag_field="event_type", tag="market_resolved"):
@@ -107,7 +111,7 @@ class WireNewMarket(msgspec.Struct, kw_only=True, tag_field="event_type", tag="n
     clob_token_ids: list[str] = []
     tags: list[str] = []
     active: bool | None = None
-    order_price_min_tick_size: Loose = None
+    order_price_min_tick_size: LoosePrice = None
 
 
 Wire = WireBook | WirePriceChange | WireLastTrade | WireBestBidAsk | WireTickSize | WireResolved | WireNewMarket

@@ -39,10 +39,11 @@ _KEY = ("asset_id", "bucket_start")
 def build_bars(ticks: pl.DataFrame, width: str) -> pl.DataFrame:
     """Bars of ``width`` (a Polars duration, e.g. "1m") from tick rows (``rt.ticks`` columns), sorted by key.
 
-    Only numeric columns are sorted, by (asset, ``TICK_ORDER``) with the asset as a 64-bit hash of its id (two of a
-    few thousand ids colliding: probability below 1e-12), and a return is taken between adjacent mid rows of the
-    same asset and bucket instead of in a window over a string key: the same result, several times faster on
-    millions of ticks.
+    Only numeric columns are sorted, into (asset, ``TICK_ORDER``) order with the asset as a 64-bit hash of its id
+    (two of a few thousand ids colliding: probability below 1e-12), and a return is taken between adjacent mid rows
+    of the same asset and bucket instead of in a window over a string key: the same result, several times faster on
+    millions of ticks. The order is two cheap sorts, not one on four keys (3x slower): by ``TICK_ORDER`` (ticks
+    arrive nearly in that order), then a stable sort by asset.
     """
     asset_hash = pl.col("asset_id").hash()
     bucketed = ticks.select(
@@ -50,7 +51,7 @@ def build_bars(ticks: pl.DataFrame, width: str) -> pl.DataFrame:
         asset_hash=asset_hash,
         bucket_start=pl.col("ts").dt.truncate(width),
         is_trade=pl.col("event_type") == "last_trade_price",
-    ).sort("asset_hash", *TICK_ORDER)  # fmt: skip
+    ).sort(*TICK_ORDER).sort("asset_hash", maintain_order=True)  # fmt: skip
     groups = ("asset_hash", "bucket_start")
     same_group = (pl.col("asset_hash") == pl.col("asset_hash").shift(1)) & (
         pl.col("bucket_start") == pl.col("bucket_start").shift(1)
@@ -86,7 +87,7 @@ def build_bars(ticks: pl.DataFrame, width: str) -> pl.DataFrame:
         )
     )
     counts = bucketed.group_by(groups, maintain_order=True).agg(n_ticks=pl.len())
-    names = ticks.group_by(asset_hash=asset_hash).agg(pl.col("asset_id").first())
+    names = ticks.select(pl.col("asset_id").unique()).with_columns(asset_hash=asset_hash)
     return (
         counts.join(names, on="asset_hash", how="left")
         .join(mids, on=groups, how="left")

@@ -16,15 +16,16 @@ Promises of ``parse_ws_frame``:
 Speed: frames are decoded by one ``msgspec.json.Decoder`` over a tagged union of wire Structs in
 non-strict mode (numeric strings decode straight to floats/ints, bounds are checked in C); only a
 frame that fails is re-parsed event by event to isolate the bad ones. bench/bench_ws_parse.py
-measures it against bare ``json.loads``.
+measures it against bare ``json.loads``. ``expand_frame`` is the same parse for any output: the capture's
+load path (``mca_core.ticks.parse_frames``) maps wire Structs straight to table rows, without records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -33,9 +34,9 @@ from mca_core._wswire import (
     DECODER,
     UNTYPED,
     WIRE_BY_TAG,
-    Loose,
     WireBestBidAsk,
     WireBook,
+    WireChange,
     WireLastTrade,
     WireNewMarket,
     WirePriceChange,
@@ -55,13 +56,20 @@ from mca_core.records import (
 )
 from mca_core.timeparse import EPOCH
 
-__all__ = ["CONTROL_MESSAGES", "SOURCE", "WsParseResult", "dedupe_key", "parse_ws_frame"]
+__all__ = [
+    "CONTROL_MESSAGES", "SOURCE", "Expander", "WsParseResult", "blank", "dedupe_key", "expand_frame", "parse_ws_frame",
+    "price_changes",
+]  # fmt: skip
 
 SOURCE = "ws.market"
 #: Plain-text frames that are protocol chatter, not data.
 CONTROL_MESSAGES = frozenset({"PONG", "PING", "NO NEW ASSETS"})
 
 _PRICE = attrgetter("price")
+C = TypeVar("C")
+T = TypeVar("T")
+#: what ``expand_frame`` returns: outputs, rejections, control word
+Expanded = tuple[list[T], list[Rejection], str | None]
 
 
 class WsParseResult(msgspec.Struct, frozen=True):
@@ -73,28 +81,30 @@ class WsParseResult(msgspec.Struct, frozen=True):
 
 
 # ---------------------------------------------------------------------------------- expansion
+# Decoded wire Structs are already valid (bounds are checked while decoding); an expander only maps one to its
+# outputs, so ``expand_frame`` can drive other mappings (``mca_core.ticks`` expands straight to table rows).
+
+#: what ``expand_frame`` calls per wire Struct: ``(wire, context, out)``, appending the wire's outputs to ``out``
+Expander = Callable[[Any, C, list[T]], None]
 
 
-def _price(value: Loose, what: str) -> float | None:
-    if value is None or value == "":
-        return None
-    number = float(value)
-    if not 0.0 <= number <= 1.0:  # also rejects NaN
-        raise Invalid(f"{what}: price {value!r} outside [0, 1]")
-    return number
-
-
-def _number(value: Loose, what: str) -> float | None:
-    if value is None or value == "":
-        return None
-    number = float(value)
-    if not 0.0 <= number < float("inf"):
-        raise Invalid(f"{what}: invalid number {value!r}")
-    return number
+def blank(value: float | str | None) -> float | None:
+    """A ``LoosePrice`` / ``LooseNumber`` as a float or None (``""`` upstream means absent)."""
+    return None if isinstance(value, str) else value
 
 
 def _opt_id(value: str | int | None) -> str | None:
     return None if value is None or value == "" else str(value)
+
+
+def price_changes(w: WirePriceChange) -> list[WireChange]:
+    """The changes of a ``price_change``: ``price_changes[]``, or the old single-change schema as one entry
+    (no best bid/ask)."""
+    if w.price_changes is not None:
+        return w.price_changes
+    if not w.asset_id or w.price is None or w.size is None or w.side is None:
+        raise Invalid("price_change has neither price_changes[] nor asset_id/price/size/side")
+    return [WireChange(asset_id=w.asset_id, price=w.price, size=w.size, side=w.side, hash=w.hash)]
 
 
 def _x_book(w: WireBook, recv_ts: datetime, out: list[WsEvent]) -> None:
@@ -112,8 +122,8 @@ def _x_book(w: WireBook, recv_ts: datetime, out: list[WsEvent]) -> None:
             hash=w.hash,
             bids=bids,
             asks=asks,
-            tick_size=_price(w.tick_size, "tick_size"),
-            last_trade_price=_price(w.last_trade_price, "last_trade_price"),
+            tick_size=blank(w.tick_size),
+            last_trade_price=blank(w.last_trade_price),
         )
     )
 
@@ -122,39 +132,22 @@ def _x_price_change(w: WirePriceChange, recv_ts: datetime, out: list[WsEvent]) -
     ms = w.timestamp
     ts = EPOCH + timedelta(milliseconds=ms)
     market = w.market
-    if w.price_changes is not None:
-        for c in w.price_changes:
-            out.append(
-                WsPriceChange(
-                    recv_ts=recv_ts,
-                    ts=ts,
-                    ts_ms=ms,
-                    market=market,
-                    asset_id=c.asset_id,
-                    price=c.price,
-                    size=c.size,
-                    side=c.side,
-                    hash=c.hash,
-                    best_bid=_price(c.best_bid, "best_bid"),
-                    best_ask=_price(c.best_ask, "best_ask"),
-                )
+    for c in price_changes(w):
+        out.append(
+            WsPriceChange(
+                recv_ts=recv_ts,
+                ts=ts,
+                ts_ms=ms,
+                market=market,
+                asset_id=c.asset_id,
+                price=c.price,
+                size=c.size,
+                side=c.side,
+                hash=c.hash,
+                best_bid=blank(c.best_bid),
+                best_ask=blank(c.best_ask),
             )
-        return
-    if not w.asset_id or w.price is None or w.size is None or w.side is None:
-        raise Invalid("price_change has neither price_changes[] nor asset_id/price/size/side")
-    out.append(
-        WsPriceChange(
-            recv_ts=recv_ts,
-            ts=ts,
-            ts_ms=ms,
-            market=market,
-            asset_id=w.asset_id,
-            price=w.price,
-            size=w.size,
-            side=w.side,
-            hash=w.hash,
         )
-    )
 
 
 def _x_last_trade(w: WireLastTrade, recv_ts: datetime, out: list[WsEvent]) -> None:
@@ -168,7 +161,7 @@ def _x_last_trade(w: WireLastTrade, recv_ts: datetime, out: list[WsEvent]) -> No
             price=w.price,
             size=w.size,
             side=w.side,
-            fee_rate_bps=_number(w.fee_rate_bps, "fee_rate_bps"),
+            fee_rate_bps=blank(w.fee_rate_bps),
             transaction_hash=w.transaction_hash or None,
         )
     )
@@ -182,9 +175,9 @@ def _x_best_bid_ask(w: WireBestBidAsk, recv_ts: datetime, out: list[WsEvent]) ->
             ts_ms=w.timestamp,
             market=w.market,
             asset_id=w.asset_id,
-            best_bid=_price(w.best_bid, "best_bid"),
-            best_ask=_price(w.best_ask, "best_ask"),
-            spread=_price(w.spread, "spread"),
+            best_bid=blank(w.best_bid),
+            best_ask=blank(w.best_ask),
+            spread=blank(w.spread),
         )
     )
 
@@ -197,7 +190,7 @@ def _x_tick_size(w: WireTickSize, recv_ts: datetime, out: list[WsEvent]) -> None
             ts_ms=w.timestamp,
             market=w.market,
             asset_id=w.asset_id,
-            old_tick_size=_price(w.old_tick_size, "old_tick_size"),
+            old_tick_size=blank(w.old_tick_size),
             new_tick_size=w.new_tick_size,
         )
     )
@@ -236,12 +229,12 @@ def _x_new_market(w: WireNewMarket, recv_ts: datetime, out: list[WsEvent]) -> No
             clob_token_ids=w.clob_token_ids,
             tags=w.tags,
             active=w.active,
-            order_price_min_tick_size=_price(w.order_price_min_tick_size, "order_price_min_tick_size"),
+            order_price_min_tick_size=blank(w.order_price_min_tick_size),
         )
     )
 
 
-_EXPANDERS: dict[type[Any], Callable[[Any, datetime, list[WsEvent]], None]] = {
+_EXPANDERS: dict[type[Any], Expander[datetime, WsEvent]] = {
     WireBook: _x_book,
     WirePriceChange: _x_price_change,
     WireLastTrade: _x_last_trade,
@@ -266,23 +259,23 @@ def _reject(reason: str, raw: object) -> Rejection:
     return Rejection(source=SOURCE, reason=reason, record_id=record_id, raw_excerpt=excerpt(raw))
 
 
-def _parse_text(frame: str | bytes) -> WsParseResult:
+def _parse_text(frame: str | bytes) -> Expanded[Any]:
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
     word = text.strip().upper()
     if word in CONTROL_MESSAGES:
-        return WsParseResult([], [], word)
+        return [], [], word
     reason = "empty frame" if not word else "frame is neither JSON nor a control message"
-    return WsParseResult([], [_reject(reason, text)])
+    return [], [_reject(reason, text)], None
 
 
-def _parse_slow(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
+def _parse_slow(frame: str | bytes, expanders: Mapping[type[Any], Expander[C, T]], context: C) -> Expanded[T]:
     """Event-by-event parse of a frame the fast path refused, isolating the bad events."""
     try:
         decoded = UNTYPED.decode(frame)
     except msgspec.DecodeError as exc:
-        return WsParseResult([], [_reject(f"malformed JSON: {exc}", frame)])
+        return [], [_reject(f"malformed JSON: {exc}", frame)], None
     items = decoded if isinstance(decoded, list) else [decoded]
-    events: list[WsEvent] = []
+    outputs: list[T] = []
     rejections: list[Rejection] = []
     for item in items:
         if not isinstance(item, dict):
@@ -294,10 +287,10 @@ def _parse_slow(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
             what = "missing event_type" if event_type is None else f"unknown event_type {event_type!r}"
             rejections.append(_reject(what, item))
             continue
-        expanded: list[WsEvent] = []
+        expanded: list[T] = []
         try:
             wire = msgspec.convert(item, wire_type, strict=False)
-            _EXPANDERS[wire_type](wire, recv_ts, expanded)
+            expanders[wire_type](wire, context, expanded)
         except msgspec.ValidationError as exc:
             rejections.append(_reject(f"{event_type}: {exc}", item))
         except Invalid as exc:
@@ -305,8 +298,32 @@ def _parse_slow(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
         except (ValueError, OverflowError) as exc:
             rejections.append(_reject(f"{event_type}: {exc}", item))
         else:
-            events.extend(expanded)
-    return WsParseResult(events, rejections)
+            outputs.extend(expanded)
+    return outputs, rejections, None
+
+
+def expand_frame(frame: str | bytes, expanders: Mapping[type[Any], Expander[C, T]], context: C) -> Expanded[T]:
+    """Decode one frame and expand each wire event by ``expanders[type(wire)](wire, context, out)``: the framing,
+    control words and rejection isolation of ``parse_ws_frame`` (module docstring) for any kind of output.
+
+    Returns the outputs, the rejections and the control word (or None).
+    """
+    try:
+        decoded = DECODER.decode(frame)
+    except msgspec.ValidationError:
+        return _parse_slow(frame, expanders, context)
+    except msgspec.DecodeError:
+        return _parse_text(frame)
+    out: list[T] = []
+    try:
+        if type(decoded) is list:
+            for wire in decoded:
+                expanders[type(wire)](wire, context, out)
+        else:
+            expanders[type(decoded)](decoded, context, out)
+    except (Invalid, ValueError, OverflowError):
+        return _parse_slow(frame, expanders, context)
+    return out, [], None
 
 
 def parse_ws_frame(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
@@ -315,22 +332,8 @@ def parse_ws_frame(frame: str | bytes, recv_ts: datetime) -> WsParseResult:
     ``recv_ts`` should be an aware UTC datetime taken when the frame arrived; it is stamped on
     every event unchanged.
     """
-    try:
-        decoded = DECODER.decode(frame)
-    except msgspec.ValidationError:
-        return _parse_slow(frame, recv_ts)
-    except msgspec.DecodeError:
-        return _parse_text(frame)
-    events: list[WsEvent] = []
-    try:
-        if type(decoded) is list:
-            for wire in decoded:
-                _EXPANDERS[type(wire)](wire, recv_ts, events)
-        else:
-            _EXPANDERS[type(decoded)](decoded, recv_ts, events)
-    except (Invalid, ValueError, OverflowError):
-        return _parse_slow(frame, recv_ts)
-    return WsParseResult(events, [])
+    events, rejections, control = expand_frame(frame, _EXPANDERS, recv_ts)
+    return WsParseResult(events, rejections, control)
 
 
 def _num(value: float | None) -> str:

@@ -1,5 +1,6 @@
 """parse_ws_frame: arrays and single objects, control words, both price_change schemas, and bad
-events isolated as rejections without losing the good events of the same frame."""
+events isolated as rejections without losing the good events of the same frame; expand_frame gives the same
+framing to other expanders."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from mca_core._fields import Invalid
+from mca_core._wswire import WIRE_BY_TAG, WirePriceChange
 from mca_core.records import WsBook, WsEvent, WsLastTradePrice, WsPriceChange
-from mca_core.wsparse import dedupe_key, parse_ws_frame
+from mca_core.wsparse import blank, dedupe_key, expand_frame, parse_ws_frame, price_changes
 
 RECV = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
 YES = "76670567130917723816490572615540605537878462672464291990940067659127658071111"
@@ -271,3 +274,39 @@ def test_every_event_gets_a_distinct_dedupe_key_per_type() -> None:
     keys = [dedupe_key(e) for e in events]
     assert len(set(keys)) == len(keys) == 4
     assert [k.split("|")[0] for k in keys] == ["book", "last_trade_price", "price_change", "price_change"]
+
+
+def _tag(wire: Any, context: str, out: list[str]) -> None:
+    out.append(f"{context}:{type(wire).__name__}")
+
+
+TAGGER = dict.fromkeys(WIRE_BY_TAG.values(), _tag)
+LEGACY = {"event_type": "price_change", "market": MARKET, "asset_id": YES, "price": "0.47", "size": "3",
+          "side": "BUY", "hash": "h", "timestamp": "1723967931411"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        (frame([trade(), book()]), ["c:WireLastTrade", "c:WireBook"]),
+        (frame([trade(price="0.2"), trade(price="1.5"), {"event_type": "mystery"}]), ["c:WireLastTrade"]),
+        (frame([new_schema_change(best_bid="nan"), trade(size="-1")]), []),
+        (frame(new_schema_change()).encode(), ["c:WirePriceChange"]),
+        ("PONG", []),
+        ("not json", []),
+    ],
+)
+def test_expand_frame_drives_any_expanders_with_the_framing_and_rejections_of_parse_ws_frame(
+    text: str | bytes, tags: list[str]
+) -> None:
+    result = parse_ws_frame(text, RECV)
+    assert expand_frame(text, TAGGER, "c") == (tags, result.rejections, result.control)
+
+
+def test_blank_numbers_and_legacy_price_changes_have_one_reading() -> None:
+    assert [blank(""), blank(None), blank(0.0), blank(0.5)] == [None, None, 0.0, 0.5]
+    (change,) = price_changes(msgspec.convert(LEGACY, WirePriceChange, strict=False))
+    assert (change.asset_id, change.price, change.size, change.side, change.hash) == (YES, 0.47, 3.0, "BUY", "h")
+    assert (change.best_bid, change.best_ask) == (None, None)
+    with pytest.raises(Invalid):
+        price_changes(msgspec.convert(LEGACY | {"side": None}, WirePriceChange, strict=False))

@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from typing import Annotated
 
 import pytest
+from litestar import Litestar
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import Body
 from litestar.testing import TestClient
 
 from mca_core.model_registry import LicenseError
-from mca_serving.auth import TokenFileError
+from mca_serving.auth import GuardedPost, TokenFileError
 from tests.integration.serving.servinglib import body, metric, serve
 
 PROBES: dict[str, bytes | None] = {
@@ -105,3 +109,30 @@ def test_research_only_model_fails_start_up_in_production(app_factory) -> None:
     with pytest.raises(LicenseError, match="research_only"):
         app_factory(environment="production", tsfm_models="chronos2,moirai-2.0-R-small")
     assert app_factory(environment="research", tsfm_models="moirai-2.0-R-small") is not None
+
+
+def test_guarded_post_runs_every_guard_with_the_handler_itself() -> None:
+    seen: list[tuple[str, object]] = []
+
+    async def first(connection, handler) -> None:  # type: ignore[no-untyped-def]
+        seen.append(("first", handler))
+
+    async def second(connection, handler) -> None:  # type: ignore[no-untyped-def]
+        seen.append(("second", handler))
+        if connection.headers.get("x-deny"):
+            raise NotAuthorizedException(detail="denied")
+
+    @GuardedPost("/echo", guards=[first, second], status_code=200)
+    async def echo(data: Annotated[dict[str, int], Body()]) -> dict[str, int]:
+        return data
+
+    app = Litestar([echo], openapi_config=None)
+    with TestClient(app) as client:
+        assert client.post("/echo", json={"a": 1}).json() == {"a": 1}
+        handler = seen[0][1]
+        assert [name for name, _ in seen] == ["first", "second"]
+        assert seen[1][1] is handler
+        assert any(h is handler for h in app.route_handler_method_map["/echo"].values())  # the registered one
+        denied = client.post("/echo", content=b"not json", headers={"x-deny": "1"})
+    assert denied.status_code == 401  # the guard answered before the (invalid) body was read
+    assert [name for name, _ in seen] == ["first", "second", "first", "second"]

@@ -64,9 +64,6 @@ def _clamp_width(values: FloatArray, quantiles: Sequence[float], min_width: floa
         return values
     m = median_row(values)
     degenerate = width <= _DEGENERATE_WIDTH  # scaling a subnormal width would overflow
-    if not degenerate.any():
-        scaled: FloatArray = m + (values - m) * (target / width)
-        return scaled
     shape = _normal_shape(tuple(quantiles))  # for (near) zero-width steps: a normal-shaped band of the target width
     factor = target / np.where(degenerate, 1.0, width)
     scaled = m + (values - m) * factor

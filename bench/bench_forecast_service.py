@@ -201,11 +201,11 @@ def compute_bench() -> None:
 def batch_bench(tollama_url: str, markets: int = 200) -> None:
     """What ``forecast_top_markets`` does between its reads and its write: N forecasts in-process, 16 at a time."""
     from mca_resources.factory import tollama_client
+    from mca_resources.forecasting.conformal_states import ConformalStates
+    from mca_resources.forecasting.forecaster import Forecaster
+    from mca_resources.forecasting.metrics import ServiceMetrics
+    from mca_resources.forecasting.schemas import ForecastIn
     from mca_resources.settings import Settings
-    from mca_serving.forecaster import Forecaster
-    from mca_serving.metrics import ServiceMetrics
-    from mca_serving.schemas import ForecastIn
-    from mca_serving.warehouse_reader import ConformalStates
 
     settings = Settings(tollama_url=tollama_url, environment="sandbox", tsfm_models="sandbox-quantile")
     rng = np.random.default_rng(2)

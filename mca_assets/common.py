@@ -1,29 +1,30 @@
-"""What every stage shares: partition dates, the warehouse pool, retry policy, writing and metadata helpers."""
+"""What every stage shares: partition dates, retry policy, writing and metadata helpers.
+
+The warehouse pool and connection helper live with the Dagster resources (`mca_resources.dagster_storage`), since
+the realtime job of `mca_sensors` writes the warehouse too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import dagster as dg
-import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.partitions import daily_partitions
+from mca_resources.dagster_storage import WAREHOUSE_POOL, warehouse_connection
 from mca_resources.errors import ClientError, PaginationError
 from mca_resources.http import RawSink
 from mca_resources.landing import RawLanding
-from mca_resources.warehouse import ensure_schema, replace_partition
+from mca_resources.warehouse import replace_partition
 
 T = TypeVar("T")
-
-#: Every asset that writes the warehouse runs in this pool (limit 1 in dagster.yaml): one writer at a time.
-WAREHOUSE_POOL = "warehouse"
 
 #: Network-bound assets retry the whole step a few times on top of the clients' own request retries.
 NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -81,12 +82,6 @@ def partition_dates(context: dg.AssetExecutionContext) -> list[date]:
     return [start + timedelta(days=i) for i in range(days)]
 
 
-def day_bounds(dt: date) -> tuple[datetime, datetime]:
-    """[start, end) of a UTC day as aware datetimes."""
-    start = datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
-
-
 @contextmanager
 def upstream_errors(what: str) -> Iterator[None]:
     """Step retries are for transient failures: a 4xx or a broken paging contract fails the step for good."""
@@ -105,14 +100,6 @@ def land_day(
     """
     with upstream_errors(f"{dataset} {dt}"), RawLanding(raw_dir, dataset, dt, run_id) as landing:
         return asyncio.run(fetch(landing.write)), landing
-
-
-@contextmanager
-def warehouse_connection(warehouse: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection with the schema in place; never hold it across network I/O."""
-    with warehouse.get_connection() as conn:
-        ensure_schema(conn)
-        yield conn
 
 
 def write_days(warehouse: DuckDBResource, table: str, frames: dict[date, pl.DataFrame]) -> dict[str, int]:

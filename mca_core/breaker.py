@@ -60,10 +60,6 @@ class CircuitBreaker:
     def state(self) -> BreakerState:
         return self._state
 
-    @property
-    def consecutive_failures(self) -> int:
-        return self._failures
-
     def retry_in(self) -> float:
         """Seconds until an open breaker admits its probe (0 when not open)."""
         if self._state is not BreakerState.OPEN:

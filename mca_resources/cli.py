@@ -1,6 +1,7 @@
 """The ``mca`` command: one console script whose subcommands dispatch into the package that owns them.
 
-Imports are lazy so that ``mca sandbox`` never loads dagster and ``mca serve`` never loads the sandbox.
+Subcommands are named by module path and imported only when chosen, so ``mca sandbox`` never loads dagster and
+``mca serve`` never loads the sandbox; this dispatcher holds no import of the packages it names.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from importlib import import_module
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("mca_sandbox.cli", "main", "run the local Polymarket-compatible venue"),
     "fetch": ("mca_resources.fetch", "main", "print normalised records from one connector as JSON lines"),
-    "demo": ("mca_resources.demo", "main", "start the demo (what `make demo` runs)"),
+    "demo": ("mca_assets.demo", "main", "start the demo (what `make demo` runs)"),
     "serve": ("mca_serving.cli", "main", "run the HTTP service and the guarded forecaster"),
 }
 

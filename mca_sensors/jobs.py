@@ -20,9 +20,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import WAREHOUSE_POOL, warehouse_connection
 from mca_resources.dagster_resources import PolymarketResource
-from mca_resources.dagster_storage import StorageResource
+from mca_resources.dagster_storage import WAREHOUSE_POOL, StorageResource, warehouse_connection
 from mca_resources.stream import StreamConfig
 from mca_sensors.capture import CaptureSummary, capture_to_spool
 from mca_sensors.load import load_capture

@@ -16,6 +16,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from mca_core.token_bucket import KeyedTokenBuckets
+from mca_resources.forecasting.conformal_states import ConformalStates
+from mca_resources.forecasting.forecaster import Forecaster
+from mca_resources.forecasting.metrics import ServiceMetrics
 from mca_resources.http import HttpUpstream, RetryPolicy
 from mca_resources.settings import Settings, get_settings
 from mca_resources.tollama import TollamaClient
@@ -23,10 +26,8 @@ from mca_serving.auth import AuthGuard, load_token_digests
 from mca_serving.controllers.forecast import ForecastController
 from mca_serving.controllers.read import MarketsController, ScoreboardController
 from mca_serving.controllers.system import MetricsController, SystemController
-from mca_serving.forecaster import Forecaster
-from mca_serving.metrics import ServiceMetrics
-from mca_serving.schemas import close_nested_objects
-from mca_serving.warehouse_reader import ConformalStates, WarehouseReader
+from mca_serving.openapi import close_nested_objects
+from mca_serving.warehouse_reader import WarehouseReader
 
 UPSTREAM_CONCURRENCY = 64
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     metrics = ServiceMetrics()
     reader = WarehouseReader(settings.warehouse_path)
-    conformal = ConformalStates(reader, settings.tsfm_conformal_refresh_s)
+    conformal = ConformalStates(reader.query, settings.tsfm_conformal_refresh_s)
     forecaster = Forecaster(settings, None, metrics, conformal)  # raises LicenseError on a forbidden model
     auth = AuthGuard(
         digests=load_token_digests(settings.api_tokens_file),  # raises TokenFileError on a weak token

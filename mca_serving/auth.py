@@ -25,7 +25,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from mca_core.token_bucket import KeyedTokenBuckets
-from mca_serving.metrics import ServiceMetrics
+from mca_resources.forecasting.metrics import ServiceMetrics
 
 MIN_TOKEN_LENGTH = 32
 MAX_HEADER_LENGTH = 1024

@@ -20,13 +20,13 @@ from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.normalize.assets import MARKETS_KEY
 from mca_core.series_prep import freq_seconds
 from mca_resources.dagster_resources import TollamaResource
+from mca_resources.forecasting.conformal_states import LATEST_STATES_SQL, ConformalStates, states_from_frame
+from mca_resources.forecasting.forecaster import Forecaster
+from mca_resources.forecasting.metrics import ServiceMetrics
+from mca_resources.forecasting.schemas import ForecastIn, ForecastOut, ModelIn, TransformIn
 from mca_resources.settings import get_settings
 from mca_resources.tollama import quantile_key
 from mca_resources.warehouse import read_frame, upsert_rows
-from mca_serving.forecaster import Forecaster
-from mca_serving.metrics import ServiceMetrics
-from mca_serving.schemas import ForecastIn, ForecastOut, ModelIn, TransformIn
-from mca_serving.warehouse_reader import LATEST_STATES_SQL, ConformalStates, states_from_frame
 
 FORECAST_BANDS_KEY = dg.AssetKey(["serving", "forecast_bands"])
 QUANTILES = [0.1, 0.5, 0.9]

@@ -9,9 +9,9 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException, ValidationException
 from litestar.params import Body
 
+from mca_resources.forecasting.forecaster import Forecaster
+from mca_resources.forecasting.schemas import ForecastIn, ForecastOut, cross_field_errors
 from mca_serving.auth import GuardedPost
-from mca_serving.forecaster import Forecaster
-from mca_serving.schemas import ForecastIn, ForecastOut, cross_field_errors
 
 ForecastBody = Annotated[
     ForecastIn, Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})

@@ -9,8 +9,8 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
-from mca_serving.forecaster import Forecaster
-from mca_serving.metrics import ServiceMetrics
+from mca_resources.forecasting.forecaster import Forecaster
+from mca_resources.forecasting.metrics import ServiceMetrics
 
 TOLLAMA_PROBE_TIMEOUT_S = 0.5
 

@@ -11,7 +11,6 @@ from itertools import pairwise
 from typing import Annotated, Literal
 
 import msgspec
-from litestar.openapi.spec import OpenAPI, Schema
 
 MAX_POINTS = 4096
 MAX_HORIZON = 256
@@ -115,15 +114,6 @@ def cross_field_errors(req: ForecastIn, served_models: tuple[str, ...]) -> list[
     return errors
 
 
-def close_nested_objects(openapi: OpenAPI) -> None:
-    """State ``forbid_unknown_fields`` of the nested request structs in OpenAPI (Litestar only does the body's)."""
-    schemas = openapi.components.schemas or {}
-    for struct in (TransformIn, ModelIn):
-        component = schemas.get(struct.__name__)
-        if isinstance(component, Schema):
-            component.additional_properties = False
-
-
 class ForecastMeta(msgspec.Struct, kw_only=True):
     runtime: Literal["tollama", "baseline"]
     model_name: str
@@ -148,11 +138,3 @@ class ForecastOut(msgspec.Struct, kw_only=True):
     quantiles: list[float]
     yhat_q: dict[str, list[float]]
     meta: ForecastMeta
-
-
-class ProblemOut(msgspec.Struct):
-    """Litestar's error body (for OpenAPI)."""
-
-    status_code: int
-    detail: str
-    extra: list[dict[str, str]] | dict[str, str] | None = None

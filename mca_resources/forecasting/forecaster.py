@@ -35,11 +35,11 @@ from mca_resources.errors import (
     UpstreamHTTPError,
     UpstreamTimeout,
 )
+from mca_resources.forecasting.conformal_states import ConformalStates
+from mca_resources.forecasting.metrics import ServiceMetrics
+from mca_resources.forecasting.schemas import ForecastIn, ForecastMeta, ForecastOut
 from mca_resources.settings import Settings
 from mca_resources.tollama import TollamaClient, TollamaRequest, TollamaSeries, quantile_key
-from mca_serving.metrics import ServiceMetrics
-from mca_serving.schemas import ForecastIn, ForecastMeta, ForecastOut
-from mca_serving.warehouse_reader import ConformalStates
 
 log = logging.getLogger("mca.serving")
 

@@ -111,6 +111,15 @@ def write_days(warehouse: DuckDBResource, table: str, frames: dict[date, pl.Data
     return written
 
 
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 significant digits (a metric's 16th digit is noise to a reader), text cut at 40."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)[:40]
+
+
 def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     """A markdown preview of the first rows, for the asset's materialization page."""
     if frame.is_empty():
@@ -118,5 +127,5 @@ def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     head = frame.head(rows)
     cols = head.columns
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join("" if v is None else str(v)[:40] for v in row) + " |" for row in head.iter_rows()]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in head.iter_rows()]
     return dg.MetadataValue.md("\n".join(lines))

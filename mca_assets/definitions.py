@@ -34,9 +34,10 @@ from mca_assets.snapshots import assets as snapshots_assets
 from mca_assets.snapshots import checks as snapshots_checks
 from mca_assets.subgraph import assets as subgraph_assets
 from mca_assets.subgraph import checks as subgraph_checks
-from mca_resources.dagster_resources import PolymarketResource, TollamaResource
+from mca_resources.dagster_resources import MethodsResource, PolymarketResource, TollamaResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
+from mca_resources.threads import limit_blas_threads
 from mca_sensors.jobs import realtime_capture
 from mca_sensors.sensor import build_realtime_sensor
 
@@ -60,11 +61,13 @@ def resources_for(settings: Settings) -> dict[str, object]:
         "storage": StorageResource(data_dir=str(settings.data_dir)),
         "polymarket": PolymarketResource.from_settings(settings),
         "tollama": TollamaResource(url=settings.tollama_url),
+        "methods": MethodsResource.from_settings(settings),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
+    limit_blas_threads(settings.blas_threads)
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],

@@ -24,6 +24,14 @@ TEST_START = date(2026, 7, 1)
 TEST_END = date(2026, 10, 31)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest turns every Dagster beta/preview warning into an error (pyproject.toml), except the ones we chose;
+    a filter added here comes after the ini's, so it wins for the chosen ones."""
+    from mca_assets import CHOSEN_BETA_WARNINGS
+
+    config.addinivalue_line("filterwarnings", f"ignore:{CHOSEN_BETA_WARNINGS}:dagster.BetaWarning")
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():

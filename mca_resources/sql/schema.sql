@@ -213,7 +213,9 @@ CREATE TABLE IF NOT EXISTS calib.interval_metrics (
     segment VARCHAR NOT NULL,
     nominal DOUBLE NOT NULL,
     n BIGINT NOT NULL,
+    n_markets BIGINT NOT NULL,
     coverage DOUBLE,
+    coverage_se DOUBLE, -- market-clustered standard error of coverage (points of one market are not independent)
     mean_width DOUBLE,
     winkler DOUBLE,
     pinball DOUBLE,

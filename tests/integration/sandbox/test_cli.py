@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,33 +83,3 @@ def test_unknown_command_is_refused() -> None:
     out = subprocess.run([*MCA, "frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "unknown command 'frobnicate'" in out.stderr
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_demo_backfills_starts_the_ui_and_the_service_and_prints_urls(tmp_path) -> None:
-    ui_port, service_port = _free_port(), _free_port()
-    out = subprocess.run(
-        [*MCA, "demo", "--sandbox-port", "0", "--ui-port", str(ui_port), "--service-port", str(service_port),
-         "--markets", "300", "--days", "1", "--exit-after-ready"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "MCA_DATA_DIR": str(tmp_path)},
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "[1/1]" in out.stdout, out.stdout
-    assert ": ok in" in out.stdout, out.stdout
-    assert f"Dagster UI: http://127.0.0.1:{ui_port}" in out.stdout
-    assert "not answering" not in out.stdout, out.stdout + (tmp_path / "logs" / "service.log").read_text()[-2000:]
-    assert f"service:    http://127.0.0.1:{service_port}" in out.stdout
-    assert "forecaster: 200 via tollama" in out.stdout, out.stdout  # the sandbox's tollama answered through the service
-    assert "/gamma/markets/keyset" in out.stdout
-    assert (tmp_path / "warehouse.duckdb").exists()
-    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()

@@ -68,11 +68,9 @@ import numpy as np
 from aiohttp import web
 from multidict import MultiMapping
 
-from mca_sandbox.appkeys import STATE
+from mca_sandbox.clock import views
 from mca_sandbox.render import (
     CATEGORY_TAGS,
-    DESCRIPTION_HEAD,
-    DESCRIPTION_TAIL,
     MICRO,
     MULTI_TAG,
     Venue,
@@ -319,7 +317,7 @@ def _outcome_prices(yes_u: int, no_u: int) -> str:
 
 
 _SORT_BY = ',"sortBy":"price"'
-_DESCRIPTION_1, _DESCRIPTION_2 = jstr(DESCRIPTION_HEAD)[1:-1], jstr(DESCRIPTION_TAIL)[1:-1]
+_NOT_NEG = ',"negRisk":false'
 _STATUSES_PROPOSED = jstr('["proposed"]')
 _STATUSES_DISPUTED = jstr('["proposed", "disputed"]')
 _MULTI_TAG_JSON = _tag_json(MULTI_TAG)
@@ -543,7 +541,6 @@ class Gamma:
         v = self.v
         idx = np.asarray(es, dtype=np.int64)
         first = v.ev_first[idx].tolist()
-        size = v.ev_size[idx].tolist()
         cat = v.ev_category[idx].tolist()
         neg = v.ev_neg_risk[idx].tolist()
         closed = v.ev_closed[idx].tolist()
@@ -561,25 +558,18 @@ class Gamma:
             *(v.ev_windows[k][idx] for k in ("24hr", "1wk", "1mo", "1yr")),
             np.where(v.ev_closed[idx], 0.0, competitive),
         )
+        texts = v.catalog.texts
         out = []
         for i, e in enumerate(es):
             eid = 90_000 + e
             category = CATEGORIES[cat[i]]
             slug = f"{category}-event-{eid}"
-            if neg[i]:
-                title = f'"Which outcome wins {category} contest {eid}?"'
-                description = (
-                    f'"This is a multi-outcome {category} event: exactly one of its {size[i]} markets resolves to '
-                    '\\"Yes\\"; the others resolve to \\"No\\"."'
-                )
-                neg_fields = f',"negRisk":true,"negRiskMarketID":"{v.neg_risk_market_ids[e]}"'
-            else:
-                title = f'"Will {category} question {500_000 + first[i]} resolve Yes?"'
-                description = f'"{_DESCRIPTION_1}{500_000 + first[i]}{_DESCRIPTION_2}"'
-                neg_fields = ',"negRisk":false'
+            title, description = texts.event(e)
+            source = texts.market(first[i])[2]
+            neg_fields = f',"negRisk":true,"negRiskMarketID":"{v.neg_risk_market_ids[e]}"' if neg[i] else _NOT_NEG
             out.append(
-                f'"id":"{eid}","ticker":"{slug}","slug":"{slug}","title":{title},"description":{description}'
-                f',"resolutionSource":"","startDate":"{start[i]}Z","creationDate":"{creation[i]}Z"'
+                f'"id":"{eid}","ticker":"{slug}","slug":"{slug}","title":{jstr(title)},"description":{jstr(description)}'
+                f',"resolutionSource":"{source}","startDate":"{start[i]}Z","creationDate":"{creation[i]}Z"'
                 f',"endDate":"{end[i]}Z","image":"{_IMG}{slug}.png","icon":"{_IMG}{slug}.png"'
                 f',"active":true,"closed":{"true" if closed[i] else "false"},"archived":false,"new":false'
                 f',"featured":false,"restricted":true,"liquidity":{liq[i]},"volume":{vol[i]},"openInterest":{oi[i]}'
@@ -636,6 +626,7 @@ class Gamma:
         start_iso = self.m_start_day[idx].tolist()
         slugs, cond_ids, q_ids, yes_ids, no_ids = v.slugs, v.condition_ids, v.question_ids, v.yes_tokens, v.no_tokens
         neg_market_ids, neg_request_ids = v.neg_risk_market_ids, v.neg_risk_request_ids
+        texts = v.catalog.texts
         out = []
         for i, m in enumerate(ms):
             slug = slugs[m]
@@ -672,13 +663,12 @@ class Gamma:
                 liquidity = liquidity_num = liquidity_clob = ""
             mid = 500_000 + m
             prices = _PRICES.get((yes_out[i], no_out[i])) or _outcome_prices(yes_out[i], no_out[i])
+            question, description, source = texts.market(m)
             if is_neg:
-                question = f'"Will outcome {position[i] + 1} win {CATEGORIES[cat[i]]} contest {90_000 + ev[i]}?"'
                 group = f',"groupItemTitle":"Outcome {position[i] + 1}","groupItemThreshold":"{position[i]}"'
                 neg_ids = f',"negRiskMarketID":"{neg_market_ids[ev[i]]}"'
                 request_id = neg_request_ids[m]
             else:
-                question = f'"Will {CATEGORIES[cat[i]]} question {mid} resolve Yes?"'
                 group = neg_ids = request_id = ""
             day_change = f',"oneDayPriceChange":{change[i]}' if changed[i] else ""
             if is_closed:
@@ -692,11 +682,11 @@ class Gamma:
             img = f"{_IMG}{slug}.png"
             uma_end = f',"umaEndDate":"{resolved[i]}Z"' if status else ""
             head = (
-                f'{{"id":"{mid}","question":{question},"conditionId":"{cond_ids[m]}"'
-                f',"slug":"{slug}","resolutionSource":"","endDate":"{end[i]}Z"'
+                f'{{"id":"{mid}","question":{jstr(question)},"conditionId":"{cond_ids[m]}"'
+                f',"slug":"{slug}","resolutionSource":"{source}","endDate":"{end[i]}Z"'
                 f"{_CATEGORY_FIELD[cat[i]] if has_cat[i] else ''}{liquidity}"
                 f',"startDate":"{start[i]}Z","image":"{img}","icon":"{img}"'
-                f',"description":"{_DESCRIPTION_1}{mid}{_DESCRIPTION_2}","outcomes":{_OUTCOMES}'
+                f',"description":{jstr(description)},"outcomes":{_OUTCOMES}'
                 f',"outcomePrices":{prices}{volume}'
                 f',"active":true,"closed":{"true" if is_closed else "false"},"marketMakerAddress":""'
                 f',"createdAt":"{created[i]}Z","updatedAt":"{updated[i]}Z"{closed_fields}'
@@ -791,12 +781,16 @@ def _b(flag: bool) -> str:
     return "true" if flag else "false"
 
 
-def gamma(app: web.Application) -> Gamma:
-    state = app[STATE]
-    found = state.get("gamma")
+def gamma_of(v: Venue) -> Gamma:
+    """The Gamma tables of a view, built on first use (``clock.Views`` builds them with each new view)."""
+    found = v.cache.get("gamma")
     if found is None:
-        found = state["gamma"] = Gamma(venue(app))
+        found = v.cache["gamma"] = Gamma(v)
     return found
+
+
+def gamma(app: web.Application) -> Gamma:
+    return gamma_of(venue(app))
 
 
 def _body(text: str, status: int = 200) -> web.Response:
@@ -951,14 +945,9 @@ async def event_by_slug(request: web.Request) -> web.Response:
     return _body(g.events_json([e])[0])
 
 
-async def _warm(app: web.Application) -> None:
-    """Build the venue and the Gamma tables before the first request (about 2 s for 100,000 markets)."""
-    gamma(app)
-
-
 def setup(app: web.Application) -> None:
-    """Register the Gamma routes under /gamma (keyset routes before the /{id} ones); warm up on startup."""
-    app.on_startup.append(_warm)
+    """Register the Gamma routes under /gamma (keyset routes before the /{id} ones); tables built with each view."""
+    views(app).warmers.append(gamma_of)
     r = app.router
     r.add_get("/gamma/markets", markets_legacy, name="gamma.markets")
     r.add_get("/gamma/markets/keyset", markets_keyset, name="gamma.markets_keyset")

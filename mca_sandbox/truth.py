@@ -29,6 +29,8 @@ import msgspec
 import numpy as np
 from aiohttp import web
 
+from mca_sandbox.appkeys import SPEED
+from mca_sandbox.episodes import KINDS, WINDOW_DAYS
 from mca_sandbox.render import LABEL_DETAIL, Venue, venue
 from mca_sandbox.world import CATEGORIES, DAY, LABEL_NAMES, LIVE, MINUTE
 
@@ -70,29 +72,60 @@ def _day(raw: str | None, name: str) -> int | None:
 
 
 def market_truth(v: Venue, m: int) -> dict[str, object]:
-    out = v.world.truth(m)
+    out = v.world.truth(m, v.as_of)
     out["label_detail"] = LABEL_DETAIL[int(v.label[m])]
     out["uma_resolution_status"] = v.uma_status(m)
     return out
 
 
 def truth_paths(v: Venue, m: int, start: int, end: int, fidelity: int) -> dict[str, list[float] | list[int]]:
-    """p_true and p_market on the prices-history grid of the YES token (same offset, t <= as_of)."""
+    """p_true and p_market on the prices-history grid of the YES token (same offset, t <= as_of), and the
+    cumulative volume and open interest at each shown time t."""
     w = v.world
     ts, p_true, p_market = w.paths(m, start, end, step=fidelity * MINUTE)
     t = ts + int(w.market_history_offset[m])
     keep = t <= v.as_of
-    return {"t": t[keep].tolist(), "p_true": p_true[keep].tolist(), "p_market": p_market[keep].tolist()}
+    flows = w.flow_path(m, t[keep])
+    return {
+        "t": t[keep].tolist(),
+        "p_true": p_true[keep].tolist(),
+        "p_market": p_market[keep].tolist(),
+        "volume": np.round(flows.volume, 6).tolist(),
+        "open_interest": np.round(flows.open_interest, 6).tolist(),
+    }
+
+
+def _label_counts(labels: np.ndarray) -> dict[str, int]:
+    detail = np.bincount(labels, minlength=len(LABEL_DETAIL))
+    counts: dict[str, int] = {}
+    for code, name in LABEL_NAMES.items():
+        counts[name] = counts.get(name, 0) + int(detail[code])
+    return counts
+
+
+def clarity_summary(v: Venue) -> dict[str, dict[str, object]]:
+    """Per clarity class, over visible markets: counts, labels, and the VOID/UNRESOLVED share of closed markets."""
+    w = v.world
+    ambiguous = w.event_ambiguity[w.market_event] > 0
+    out: dict[str, dict[str, object]] = {}
+    for name, mask in (("clear", ~ambiguous & v.visible), ("ambiguous", ambiguous & v.visible)):
+        labels = _label_counts(v.label[mask])
+        closed = sum(labels.values()) - labels["LIVE"]
+        bad = labels["VOID"] + labels["UNRESOLVED"]
+        out[name] = {
+            "markets": int(mask.sum()),
+            "labels": labels,
+            "void_or_unresolved_share": round(bad / closed, 6) if closed else None,
+        }
+    return out
 
 
 async def world_info(request: web.Request) -> web.Response:
     v = venue(request.app)
     w = v.world
     cfg = w.config
-    detail = np.bincount(w.market_label, minlength=len(LABEL_DETAIL))
-    counts: dict[str, int] = {}
-    for code, name in LABEL_NAMES.items():
-        counts[name] = counts.get(name, 0) + int(detail[code])
+    detail = np.bincount(v.label, minlength=len(LABEL_DETAIL))
+    started = w.episodes.start <= v.as_of
     return _json(
         {
             "seed": cfg.seed,
@@ -102,8 +135,11 @@ async def world_info(request: web.Request) -> web.Response:
             "visible_events": int(v.ev_visible.sum()),
             "start": cfg.start.isoformat(),
             "end": cfg.end.isoformat(),
-            "as_of": datetime.fromtimestamp(cfg.as_of_ts, UTC).isoformat().replace("+00:00", "Z"),
-            "as_of_ts": cfg.as_of_ts,
+            "as_of": datetime.fromtimestamp(v.as_of, UTC).isoformat().replace("+00:00", "Z"),
+            "as_of_ts": v.as_of,
+            "clock": cfg.clock,
+            "clock_origin_ts": cfg.as_of_ts,
+            "speed": float(request.app[SPEED]),
             "distortion": {
                 c: {
                     "alpha": float(cfg.distortion.get(c, (0.0, 1.0))[0]),
@@ -111,10 +147,56 @@ async def world_info(request: web.Request) -> web.Response:
                 }
                 for c in CATEGORIES
             },
-            "counts": counts,
+            "rates": {
+                "manipulation_rate": cfg.manipulation_rate,
+                "shock_rate": cfg.shock_rate,
+                "ambiguous_share": cfg.ambiguous_share,
+                "ambiguous_risk": cfg.ambiguous_risk,
+                "per_days": WINDOW_DAYS,
+            },
+            "counts": _label_counts(v.label),
             "counts_detail": {LABEL_DETAIL[code]: int(detail[code]) for code in sorted(LABEL_DETAIL)},
+            "episodes": {kind: int((started & (w.episodes.kind == code)).sum()) for code, kind in enumerate(KINDS)},
+            "clarity": clarity_summary(v),
         }
     )
+
+
+async def episodes(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    w = v.world
+    ep = w.episodes
+    q = request.query
+    try:
+        offset = _int(request, "offset", 0)
+        limit = _int(request, "limit", DEFAULT_LIMIT)
+        start = _int(request, "start", None)
+        end = _int(request, "end", None)
+    except BadRequest as exc:
+        return _error(str(exc))
+    assert offset is not None
+    assert limit is not None
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        return _error(f"need offset >= 0 and 1 <= limit <= {MAX_LIMIT}")
+    mask = (ep.start <= v.as_of) & v.visible[ep.market]
+    kind = q.get("kind")
+    if kind:
+        if kind not in KINDS:
+            return _error(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+        mask &= ep.kind == KINDS.index(kind)
+    market_id = q.get("market_id")
+    if market_id:
+        m = v.market_index(market_id)
+        if m is None:
+            return _error("market not found", 404)
+        mask &= ep.market == m
+    if start is not None:
+        mask &= ep.end > start
+    if end is not None:
+        mask &= ep.start < end
+    selected = np.flatnonzero(mask)
+    page = selected[offset : offset + limit]
+    return _json({"total": int(selected.size), "offset": offset, "limit": limit, "episodes": w.episode_rows(page)})
 
 
 def _label_codes(raw: str) -> list[int]:
@@ -188,7 +270,7 @@ async def resolutions(request: web.Request) -> web.Response:
     mask = v.visible & (v.label != LIVE) & (v.resolved_s >= day) & (v.resolved_s < day + DAY)
     cohort = []
     for m in np.flatnonzero(mask).tolist():
-        truth = w.truth(m)
+        truth = w.truth(m, v.as_of)
         cohort.append(
             {
                 "market_id": truth["market_id"],
@@ -221,3 +303,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/_truth/markets/{market_id}", market, name="_truth.market")
     r.add_get("/_truth/resolutions", resolutions, name="_truth.resolutions")
     r.add_get("/_truth/gamma_ids", gamma_ids, name="_truth.gamma_ids")
+    r.add_get("/_truth/episodes", episodes, name="_truth.episodes")

@@ -564,11 +564,11 @@ class Gamma:
             eid = 90_000 + e
             category = CATEGORIES[cat[i]]
             slug = f"{category}-event-{eid}"
-            title, description = texts.event(e)
-            source = texts.market(first[i])[2]
+            title, description = texts.event_json(e)
+            source = texts.market_json(first[i])[2]
             neg_fields = f',"negRisk":true,"negRiskMarketID":"{v.neg_risk_market_ids[e]}"' if neg[i] else _NOT_NEG
             out.append(
-                f'"id":"{eid}","ticker":"{slug}","slug":"{slug}","title":{jstr(title)},"description":{jstr(description)}'
+                f'"id":"{eid}","ticker":"{slug}","slug":"{slug}","title":{title},"description":{description}'
                 f',"resolutionSource":"{source}","startDate":"{start[i]}Z","creationDate":"{creation[i]}Z"'
                 f',"endDate":"{end[i]}Z","image":"{_IMG}{slug}.png","icon":"{_IMG}{slug}.png"'
                 f',"active":true,"closed":{"true" if closed[i] else "false"},"archived":false,"new":false'
@@ -663,7 +663,7 @@ class Gamma:
                 liquidity = liquidity_num = liquidity_clob = ""
             mid = 500_000 + m
             prices = _PRICES.get((yes_out[i], no_out[i])) or _outcome_prices(yes_out[i], no_out[i])
-            question, description, source = texts.market(m)
+            question, description, source = texts.market_json(m)
             if is_neg:
                 group = f',"groupItemTitle":"Outcome {position[i] + 1}","groupItemThreshold":"{position[i]}"'
                 neg_ids = f',"negRiskMarketID":"{neg_market_ids[ev[i]]}"'
@@ -682,11 +682,11 @@ class Gamma:
             img = f"{_IMG}{slug}.png"
             uma_end = f',"umaEndDate":"{resolved[i]}Z"' if status else ""
             head = (
-                f'{{"id":"{mid}","question":{jstr(question)},"conditionId":"{cond_ids[m]}"'
+                f'{{"id":"{mid}","question":{question},"conditionId":"{cond_ids[m]}"'
                 f',"slug":"{slug}","resolutionSource":"{source}","endDate":"{end[i]}Z"'
                 f"{_CATEGORY_FIELD[cat[i]] if has_cat[i] else ''}{liquidity}"
                 f',"startDate":"{start[i]}Z","image":"{img}","icon":"{img}"'
-                f',"description":{jstr(description)},"outcomes":{_OUTCOMES}'
+                f',"description":{description},"outcomes":{_OUTCOMES}'
                 f',"outcomePrices":{prices}{volume}'
                 f',"active":true,"closed":{"true" if is_closed else "false"},"marketMakerAddress":""'
                 f',"createdAt":"{created[i]}Z","updatedAt":"{updated[i]}Z"{closed_fields}'

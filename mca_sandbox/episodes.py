@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ WINDOW_DAYS = 30  # rates are expected episodes per this many days
 KINDS = ("pump_and_revert", "wash", "information_shock")
 PUMP, WASH, SHOCK = range(3)
 PUMP_SHARE = 0.6
+MARKET_ID_BASE, EVENT_ID_BASE = 500_000, 90_000  # Gamma ids of market 0 and event 0 (world.market_id/event_id)
 
 
 @dataclass
@@ -113,6 +115,44 @@ class Episodes:
 
     def __len__(self) -> int:
         return int(self.market.size)
+
+    def rows(self, idx: np.ndarray) -> list[dict[str, Any]]:
+        """Episodes as the truth lists them (times unix seconds, USD amounts, ``magnitude`` in probability)."""
+        ep = self
+        cols = {
+            "market": ep.market[idx].tolist(),
+            "event": ep.event[idx].tolist(),
+            "kind": ep.kind[idx].tolist(),
+            "start": ep.start[idx].tolist(),
+            "end": ep.end[idx].tolist(),
+            "magnitude": ep.magnitude[idx].tolist(),
+            "price_ts": ep.price_ts[idx].tolist(),
+            "vs": ep.volume_start[idx].tolist(),
+            "ve": ep.volume_end[idx].tolist(),
+            "volume": np.round(ep.volume[idx], 6).tolist(),
+            "multiple": np.round(ep.multiple[idx], 3).tolist(),
+            "oi": np.round(ep.oi[idx], 6).tolist(),
+            "trades": np.floor(ep.trades[idx]).astype(np.int64).tolist(),
+        }
+        return [
+            {
+                "episode_id": i,
+                "market_id": str(MARKET_ID_BASE + cols["market"][j]),
+                "event_id": str(EVENT_ID_BASE + cols["event"][j]),
+                "kind": KINDS[cols["kind"][j]],
+                "start_ts": cols["start"][j],
+                "end_ts": cols["end"][j],
+                "magnitude": cols["magnitude"][j],
+                "price_move_ts": cols["price_ts"][j] if cols["price_ts"][j] >= 0 else None,
+                "volume_start_ts": cols["vs"][j],
+                "volume_end_ts": cols["ve"][j],
+                "volume_usd": cols["volume"][j],
+                "volume_multiple": cols["multiple"][j],
+                "open_interest_usd": cols["oi"][j],
+                "trades": cols["trades"][j],
+            }
+            for j, i in enumerate(np.asarray(idx).tolist())
+        ]
 
     def of_market(self, m: int) -> np.ndarray:
         return np.arange(self.off[m], self.off[m + 1])

@@ -43,6 +43,14 @@ Tags: one per category (Politics 2, Crypto 21, Sports 1, Economics 107, Culture 
 Market ``events[]`` and event objects never include ``closedTime``/``category`` in the nested form (the contracts
 for nested events do not have them); top-level events do when applicable.
 
+Texts: ``question``/``description`` come from ``texts.py`` (clear or ambiguous by the market's clarity);
+``resolutionSource`` is the URL of the source the text names, "" when it names none. An event's ``title`` and
+``description`` are a multi-outcome event's own, else its single market's question and description.
+
+Time: everything shows the current view (``clock.py``). With a live clock the tables (orderings, caches) are
+rebuilt with each view; a cursor stays valid across a rebuild (same query hash), and its rank applies to the new
+ordering: in the default id order new markets only append, other orderings may move items across a rebuild.
+
 Speed: the venue, the filter/order arrays and every date string are built once on app startup (vectorised, about
 2.5 s for 100,000 markets); each filtered ordering is cached (LRU of 64 queries) so a keyset page is a binary search
 plus a slice; uncached markets/events of a page are rendered together (numbers formatted by one msgspec call per

@@ -1,18 +1,40 @@
 """Ground truth of the world, served under ``/_truth`` (route names start with "_": faults never touch them).
 
-- ``GET /_truth/world`` [_truth.world]: the config (seed, markets, events, start, end, as_of, as_of_ts, distortion per
-  category as ``{"alpha", "beta"}``) and counts by label (``counts``: the truth labels, both voids merged into
-  "VOID"; ``counts_detail``: VOID_5050 and VOID_ZERO_ZERO apart; ``visible_markets``/``visible_events``: created by
-  as_of, i.e. listed on Gamma).
+Every route answers at the venue's current ``as_of`` (``clock.py``: fixed, or the live clock's latest view) and
+reveals nothing later: outcomes of live markets, episodes not yet started.
+
+- ``GET /_truth/world`` [_truth.world]: the config (seed, markets, events, start, end, ``as_of``/``as_of_ts``: the
+  venue's current instant; ``clock`` "fixed" or "live", ``clock_origin_ts``: where the clock started, ``speed``;
+  distortion per category as ``{"alpha", "beta"}``; ``rates``: ``{"manipulation_rate", "shock_rate",
+  "ambiguous_share", "ambiguous_risk", "per_days": 30}``) and counts by label at ``as_of`` (``counts``: the truth
+  labels, both voids merged into "VOID"; ``counts_detail``: VOID_5050 and VOID_ZERO_ZERO apart;
+  ``visible_markets``/``visible_events``: created by as_of, i.e. listed on Gamma); ``episodes``: started episodes
+  by kind; ``clarity``: ``{"clear"|"ambiguous": {"markets": n visible, "labels": {label: count},
+  "void_or_unresolved_share": share of the closed ones that are VOID or UNRESOLVED (null if none closed)}}``.
 - ``GET /_truth/markets?label=&resolved_date=YYYY-MM-DD&offset=0&limit=1000`` [_truth.markets]:
   ``{"total": N, "offset": o, "limit": l, "markets": [truth, ...]}`` in market id order; ``label`` is a truth label
   (RESOLVED_TRUE, RESOLVED_FALSE, VOID, UNRESOLVED, LIVE) or a detailed one (VOID_5050, VOID_ZERO_ZERO);
-  ``resolved_date`` keeps markets closed on that UTC day; ``limit`` <= 10000. Each item is ``world.truth(m)`` plus
-  ``label_detail`` and ``uma_resolution_status`` (what Gamma shows).
+  ``resolved_date`` keeps markets closed on that UTC day; ``limit`` <= 10000. Each item is ``world.truth(m, as_of)``
+  (``volume_usd`` and ``open_interest_usd`` as Gamma and the subgraphs show them at as_of; ``clarity``: ``{"clear":
+  bool, "kinds": [...]}`` with kinds among no_date, no_timezone, relative_date, no_source, vague_wording,
+  two_conditions; ``episodes``: the market's started episodes, as below) plus ``label_detail`` and
+  ``uma_resolution_status`` (what Gamma shows).
 - ``GET /_truth/markets/{market_id}`` [_truth.market]: the same dict; with ``?paths=1&fidelity=60&start=&end=``
   (unix seconds, default the whole life up to as_of) adds ``"paths": {"t": [...], "p_true": [...],
-  "p_market": [...]}`` on exactly the grid and time offset of ``/clob/prices-history`` for the YES token (grid points
-  in [start, end), ``t = grid + history offset``, ``t <= as_of``), without its range limit.
+  "p_market": [...], "volume": [...], "open_interest": [...]}`` on exactly the grid and time offset of
+  ``/clob/prices-history`` for the YES token (grid points in [start, end), ``t = grid + history offset``,
+  ``t <= as_of``), without its range limit; ``volume`` (cumulative USD) and ``open_interest`` (USD) are the world's
+  at each ``t``, rounded to the micro-dollar as every route rounds them.
+- ``GET /_truth/episodes?market_id=&kind=&start=&end=&offset=0&limit=1000`` [_truth.episodes]: ``{"total", "offset",
+  "limit", "episodes": [{"episode_id", "market_id", "event_id", "kind" (pump_and_revert | wash |
+  information_shock), "start_ts", "end_ts", "magnitude", "price_move_ts", "volume_start_ts", "volume_end_ts",
+  "volume_usd", "volume_multiple", "open_interest_usd", "trades"}]}`` in episode id order (market, then start);
+  ``start``/``end`` keep episodes overlapping [start, end). ``magnitude``: a pump's peak displacement of the market
+  price, a shock's jump of p_true (both signed, probability units), 0 for wash; ``price_move_ts``: when the market
+  price starts to move (a shock's start plus the market's lag; null for wash); ``volume_*``: the extra volume
+  burst's window and amount and its rate over the market's mean hourly volume; ``open_interest_usd``: a pump's
+  peak extra open interest, a shock's lasting gain, 0 for wash; ``trades``: extra trades. Semantics in
+  ``episodes.py``.
 - ``GET /_truth/resolutions?date=YYYY-MM-DD`` [_truth.resolutions]: ``{"date": d, "markets": [{market_id, event_id,
   label, label_detail, resolved_ts, outcome}]}``: every market closed on that UTC day (outcome null unless
   RESOLVED_TRUE/FALSE).
@@ -196,7 +218,7 @@ async def episodes(request: web.Request) -> web.Response:
         mask &= ep.start < end
     selected = np.flatnonzero(mask)
     page = selected[offset : offset + limit]
-    return _json({"total": int(selected.size), "offset": offset, "limit": limit, "episodes": w.episode_rows(page)})
+    return _json({"total": int(selected.size), "offset": offset, "limit": limit, "episodes": ep.rows(page)})
 
 
 def _label_codes(raw: str) -> list[int]:

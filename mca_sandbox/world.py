@@ -25,13 +25,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
 from mca_sandbox.draws import mix, uniform
-from mca_sandbox.episodes import KINDS, Episodes, Shocks, combine, draw_manipulation, shock_episodes
+from mca_sandbox.episodes import Episodes, Shocks, combine, draw_manipulation, shock_episodes
 from mca_sandbox.texts import draw_clarity, kinds_of
 from mca_sandbox.volume import VolumePaths
 
@@ -511,44 +510,6 @@ class World:
         mask = int(self.event_ambiguity[self.market_event[m]])
         return {"clear": mask == 0, "kinds": kinds_of(mask)}
 
-    def episode_rows(self, idx: np.ndarray) -> list[dict[str, Any]]:
-        """Episodes as the truth lists them (times unix seconds, USD amounts, ``magnitude`` in probability)."""
-        ep = self.episodes
-        cols = {
-            "market": ep.market[idx].tolist(),
-            "event": ep.event[idx].tolist(),
-            "kind": ep.kind[idx].tolist(),
-            "start": ep.start[idx].tolist(),
-            "end": ep.end[idx].tolist(),
-            "magnitude": ep.magnitude[idx].tolist(),
-            "price_ts": ep.price_ts[idx].tolist(),
-            "vs": ep.volume_start[idx].tolist(),
-            "ve": ep.volume_end[idx].tolist(),
-            "volume": np.round(ep.volume[idx], 6).tolist(),
-            "multiple": np.round(ep.multiple[idx], 3).tolist(),
-            "oi": np.round(ep.oi[idx], 6).tolist(),
-            "trades": np.floor(ep.trades[idx]).astype(np.int64).tolist(),
-        }
-        return [
-            {
-                "episode_id": i,
-                "market_id": str(500_000 + cols["market"][j]),
-                "event_id": str(90_000 + cols["event"][j]),
-                "kind": KINDS[cols["kind"][j]],
-                "start_ts": cols["start"][j],
-                "end_ts": cols["end"][j],
-                "magnitude": cols["magnitude"][j],
-                "price_move_ts": cols["price_ts"][j] if cols["price_ts"][j] >= 0 else None,
-                "volume_start_ts": cols["vs"][j],
-                "volume_end_ts": cols["ve"][j],
-                "volume_usd": cols["volume"][j],
-                "volume_multiple": cols["multiple"][j],
-                "open_interest_usd": cols["oi"][j],
-                "trades": cols["trades"][j],
-            }
-            for j, i in enumerate(np.asarray(idx).tolist())
-        ]
-
     def truth(self, m: int, at: int | None = None) -> dict[str, object]:
         """What a perfect platform would report for market m at ``at`` (default: config.as_of)."""
         at = self.config.as_of_ts if at is None else at
@@ -578,7 +539,7 @@ class World:
             "information_lag_minutes": int(self.market_lag_min[m]),
             "slug_change_ts": int(self.market_slug_change_ts[m]) if self.market_slug_change_ts[m] >= 0 else None,
             "clarity": self.clarity(m),
-            "episodes": self.episode_rows(episodes[self.episodes.start[episodes] <= at]),
+            "episodes": self.episodes.rows(episodes[self.episodes.start[episodes] <= at]),
         }
 
 

@@ -6,9 +6,10 @@ Protocol (as Polymarket's market channel, see shared/reference/polymarket.md §3
   ``initial_dump``, default true; ``level`` is accepted and ignored). Later frames are
   ``{"operation": "subscribe"|"unsubscribe", "assets_ids": [...]}`` (a repeated first-frame shape counts as a
   subscribe). Text ``PING`` is answered with text ``PONG``; protocol pings are answered by aiohttp (autoping).
-- Asset ids that are unknown, or whose market is not live (resolved markets have no order book), are ignored. A
-  subscribe operation that adds nothing new is answered ``NO NEW ASSETS`` (a first frame naming no streamable
-  asset gets no answer, the connection just idles); an unsubscribe is not acknowledged.
+- Asset ids that are unknown, or whose market is not live at the venue's now (not yet created, or resolved:
+  resolved markets have no order book), are ignored. A subscribe operation that adds nothing new is answered
+  ``NO NEW ASSETS`` (a first frame naming no streamable asset gets no answer, the connection just idles); an
+  unsubscribe is not acknowledged.
   More than ``MAX_ASSETS`` subscribed assets: the operation is refused with a text error and the connection stays.
 - Malformed JSON, a first frame that is not a market subscription, or an unknown operation: a text error message
   (``INVALID OPERATION: ...``) and a close with code 1008 (policy violation).
@@ -16,11 +17,21 @@ Protocol (as Polymarket's market channel, see shared/reference/polymarket.md §3
   events, one per newly subscribed asset. Then single-object frames: ``price_change`` (new schema, one entry per
   subscribed token of the market), ``last_trade_price``, ``best_bid_ask`` (custom features only; sent when a
   token's best bid or ask changed), ``tick_size_change`` (a 0.01-tick market trading beyond [0.04, 0.96]).
-  ``market_resolved`` and ``new_market`` are not generated: the world's clock stands still at ``as_of`` while the
-  stream runs in wall-clock time, so no live market resolves during a connection.
-- Events: a Poisson process of ``BASE_RATE`` events/s per subscribed market times ``app[SPEED]``, drawn in batches
-  every ``TICK`` seconds. When the server cannot keep up (very high speed), the rate saturates at its throughput:
-  at most ``MAX_LAG`` seconds (and ``MAX_BATCH`` events) are drawn per batch and the rest is not made up later.
+  ``market_resolved`` (custom features only; shape of ``ws_market_market_resolved.json``, ``tags`` = the market's
+  category tag slug) when a subscribed market resolves YES or NO while the clock is live; a market that ends void
+  or unresolved just stops. Either way its book closes and its assets leave the subscription. ``new_market`` is not
+  generated.
+- The books follow the world (``ws_stream.py``): once a second (``FOLLOW_S``, wall clock) each subscribed market's
+  book is pulled toward the world's market price at the venue's current minute (information shocks and pump
+  episodes show as moves) and its events are weighted by its trading activity (the world's volume rate over its
+  mean, clipped to [0.5, 5]): bursts of volume are bursts of events, and of trades in them. With the fixed clock
+  the venue's minute is ``as_of``'s, so the books hover around the price at ``as_of``.
+- Timestamps: with a live clock, frame ``timestamp``s are the venue's clock (ms); with the fixed clock, the wall
+  clock (the world stands still but the stream runs).
+- Events: a Poisson process of ``BASE_RATE`` events/s per subscribed market (times its activity weight) times
+  ``app[SPEED]``, drawn in batches every ``TICK`` seconds. When the server cannot keep up (very high speed), the
+  rate saturates at its throughput: at most ``MAX_LAG`` seconds (and ``MAX_BATCH`` events) are drawn per batch and
+  the rest is not made up later.
   Books and draws are seeded by (world seed, connection number), but batch sizes follow the wall clock, so a
   stream is not reproducible frame for frame: the ground truth below is the reference.
 - Throughput: a batch is built synchronously (faults, sequence numbers and truth records included) and handed to

@@ -24,7 +24,7 @@ Manipulation episodes lie inside the market's life and end at least an hour befo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -112,47 +112,51 @@ class Episodes:
     trades: np.ndarray
     price_ts: np.ndarray
     off: np.ndarray
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.market.size)
 
     def rows(self, idx: np.ndarray) -> list[dict[str, Any]]:
         """Episodes as the truth lists them (times unix seconds, USD amounts, ``magnitude`` in probability)."""
-        ep = self
-        cols = {
-            "market": ep.market[idx].tolist(),
-            "event": ep.event[idx].tolist(),
-            "kind": ep.kind[idx].tolist(),
-            "start": ep.start[idx].tolist(),
-            "end": ep.end[idx].tolist(),
-            "magnitude": ep.magnitude[idx].tolist(),
-            "price_ts": ep.price_ts[idx].tolist(),
-            "vs": ep.volume_start[idx].tolist(),
-            "ve": ep.volume_end[idx].tolist(),
-            "volume": np.round(ep.volume[idx], 6).tolist(),
-            "multiple": np.round(ep.multiple[idx], 3).tolist(),
-            "oi": np.round(ep.oi[idx], 6).tolist(),
-            "trades": np.floor(ep.trades[idx]).astype(np.int64).tolist(),
-        }
-        return [
-            {
-                "episode_id": i,
-                "market_id": str(MARKET_ID_BASE + cols["market"][j]),
-                "event_id": str(EVENT_ID_BASE + cols["event"][j]),
-                "kind": KINDS[cols["kind"][j]],
-                "start_ts": cols["start"][j],
-                "end_ts": cols["end"][j],
-                "magnitude": cols["magnitude"][j],
-                "price_move_ts": cols["price_ts"][j] if cols["price_ts"][j] >= 0 else None,
-                "volume_start_ts": cols["vs"][j],
-                "volume_end_ts": cols["ve"][j],
-                "volume_usd": cols["volume"][j],
-                "volume_multiple": cols["multiple"][j],
-                "open_interest_usd": cols["oi"][j],
-                "trades": cols["trades"][j],
+        if self._rows is None:  # every row at once on first use: the table never changes
+            every = np.arange(len(self))
+            cols = {
+                "market": self.market.tolist(),
+                "event": self.event.tolist(),
+                "kind": self.kind.tolist(),
+                "start": self.start.tolist(),
+                "end": self.end.tolist(),
+                "magnitude": self.magnitude.tolist(),
+                "price_ts": self.price_ts.tolist(),
+                "vs": self.volume_start.tolist(),
+                "ve": self.volume_end.tolist(),
+                "volume": np.round(self.volume, 6).tolist(),
+                "multiple": np.round(self.multiple, 3).tolist(),
+                "oi": np.round(self.oi, 6).tolist(),
+                "trades": np.floor(self.trades).astype(np.int64).tolist(),
             }
-            for j, i in enumerate(np.asarray(idx).tolist())
-        ]
+            self._rows = [
+                {
+                    "episode_id": i,
+                    "market_id": str(MARKET_ID_BASE + cols["market"][i]),
+                    "event_id": str(EVENT_ID_BASE + cols["event"][i]),
+                    "kind": KINDS[cols["kind"][i]],
+                    "start_ts": cols["start"][i],
+                    "end_ts": cols["end"][i],
+                    "magnitude": cols["magnitude"][i],
+                    "price_move_ts": cols["price_ts"][i] if cols["price_ts"][i] >= 0 else None,
+                    "volume_start_ts": cols["vs"][i],
+                    "volume_end_ts": cols["ve"][i],
+                    "volume_usd": cols["volume"][i],
+                    "volume_multiple": cols["multiple"][i],
+                    "open_interest_usd": cols["oi"][i],
+                    "trades": cols["trades"][i],
+                }
+                for i in every.tolist()
+            ]
+        rows = self._rows
+        return [rows[i] for i in np.asarray(idx).tolist()]
 
     def of_market(self, m: int) -> np.ndarray:
         return np.arange(self.off[m], self.off[m + 1])

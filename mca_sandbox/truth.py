@@ -93,10 +93,11 @@ def _day(raw: str | None, name: str) -> int | None:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
-def market_truth(v: Venue, m: int) -> dict[str, object]:
-    out = v.world.truth(m, v.as_of)
-    out["label_detail"] = LABEL_DETAIL[int(v.label[m])]
-    out["uma_resolution_status"] = v.uma_status(m)
+def market_truths(v: Venue, markets: list[int]) -> list[dict[str, object]]:
+    out = v.world.truths(markets, v.as_of)
+    for m, item in zip(markets, out, strict=True):
+        item["label_detail"] = LABEL_DETAIL[int(v.label[m])]
+        item["uma_resolution_status"] = v.uma_status(m)
     return out
 
 
@@ -253,7 +254,7 @@ async def markets(request: web.Request) -> web.Response:
     selected = np.flatnonzero(mask)
     page = selected[offset : offset + limit].tolist()
     return _json(
-        {"total": int(selected.size), "offset": offset, "limit": limit, "markets": [market_truth(v, m) for m in page]}
+        {"total": int(selected.size), "offset": offset, "limit": limit, "markets": market_truths(v, page)}
     )
 
 
@@ -262,7 +263,7 @@ async def market(request: web.Request) -> web.Response:
     m = v.market_index(request.match_info["market_id"])
     if m is None:
         return _error("market not found", 404)
-    out = market_truth(v, m)
+    [out] = market_truths(v, [m])
     if request.query.get("paths", "").lower() in ("1", "true"):
         try:
             fidelity = _int(request, "fidelity", 60)
@@ -291,8 +292,8 @@ async def resolutions(request: web.Request) -> web.Response:
     w = v.world
     mask = v.visible & (v.label != LIVE) & (v.resolved_s >= day) & (v.resolved_s < day + DAY)
     cohort = []
-    for m in np.flatnonzero(mask).tolist():
-        truth = w.truth(m, v.as_of)
+    markets = np.flatnonzero(mask).tolist()
+    for m, truth in zip(markets, w.truths(markets, v.as_of), strict=True):
         cohort.append(
             {
                 "market_id": truth["market_id"],

@@ -510,14 +510,22 @@ class World:
         mask = int(self.event_ambiguity[self.market_event[m]])
         return {"clear": mask == 0, "kinds": kinds_of(mask)}
 
+    def truths(self, markets: list[int], at: int | None = None) -> list[dict[str, object]]:
+        """``truth`` of several markets, their volumes and open interests computed together."""
+        at = self.config.as_of_ts if at is None else at
+        flows = self.flows(np.asarray(markets, dtype=np.int64), np.full(len(markets), at, dtype=np.int64))
+        volume, oi = np.round(flows.volume, 6).tolist(), np.round(flows.open_interest, 6).tolist()
+        return [self._truth(m, at, volume[i], oi[i]) for i, m in enumerate(markets)]
+
     def truth(self, m: int, at: int | None = None) -> dict[str, object]:
         """What a perfect platform would report for market m at ``at`` (default: config.as_of)."""
-        at = self.config.as_of_ts if at is None else at
+        return self.truths([m], at)[0]
+
+    def _truth(self, m: int, at: int, volume: float, open_interest: float) -> dict[str, object]:
         e = int(self.market_event[m])
         yes, no = self.token_ids(m)
         label = int(self.market_fate[m]) if self.event_resolved[e] <= at else LIVE
         alpha, beta = float(self.market_alpha[m]), float(self.market_beta[m])
-        flows = self.flow_path(m, np.array([at]))
         episodes = self.episodes.of_market(m)
         return {
             "market_id": self.market_id(m),
@@ -533,9 +541,9 @@ class World:
             "label": LABEL_NAMES[label],
             "outcome": int(self.market_outcome[m]) if label in (RESOLVED_TRUE, RESOLVED_FALSE) else None,
             "distortion": {"alpha": alpha, "beta": beta},
-            "volume_usd": round(float(flows.volume[0]), 6),
+            "volume_usd": volume,
             "liquidity_usd": float(self.market_liquidity[m]),
-            "open_interest_usd": round(float(flows.open_interest[0]), 6),
+            "open_interest_usd": open_interest,
             "information_lag_minutes": int(self.market_lag_min[m]),
             "slug_change_ts": int(self.market_slug_change_ts[m]) if self.market_slug_change_ts[m] >= 0 else None,
             "clarity": self.clarity(m),

@@ -253,9 +253,7 @@ async def markets(request: web.Request) -> web.Response:
         mask &= (v.label != LIVE) & (v.resolved_s >= day) & (v.resolved_s < day + DAY)
     selected = np.flatnonzero(mask)
     page = selected[offset : offset + limit].tolist()
-    return _json(
-        {"total": int(selected.size), "offset": offset, "limit": limit, "markets": market_truths(v, page)}
-    )
+    return _json({"total": int(selected.size), "offset": offset, "limit": limit, "markets": market_truths(v, page)})
 
 
 async def market(request: web.Request) -> web.Response:

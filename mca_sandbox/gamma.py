@@ -51,13 +51,14 @@ Time: everything shows the current view (``clock.py``). With a live clock the ta
 rebuilt with each view; a cursor stays valid across a rebuild (same query hash), and its rank applies to the new
 ordering: in the default id order new markets only append, other orderings may move items across a rebuild.
 
-Speed: the venue, the filter/order arrays and every date string are built once on app startup (vectorised, about
-2.5 s for 100,000 markets); each filtered ordering is cached (LRU of 64 queries) so a keyset page is a binary search
-plus a slice; uncached markets/events of a page are rendered together (numbers formatted by one msgspec call per
-page, string templates otherwise) and kept in bounded LRUs (32,768 markets, 32,768 events). Measured on the shared
-2-core dev VM (bench/bench_sandbox_http.py, 100,000 markets, limit=100, ~386 KB per page), p50 inside the server:
-2.4-3.6 ms for pages rendered for the first time, 0.6-0.85 ms from the LRU; client-observed (httpx over loopback,
-same process): 4.5-6.7 ms and 2.4-3.6 ms depending on the VM's load, against 0.65-0.85 ms for a bare aiohttp /ping.
+Speed: the view, the filter/order arrays and every date string are built once per view (on app startup, and in a
+worker thread for each live-clock rebuild; vectorised, about 2 s for 100,000 markets at start-up); each filtered
+ordering is cached (LRU of 64 queries) so a keyset page is a binary search plus a slice; uncached markets/events
+of a page are rendered together (numbers formatted by one msgspec call per page, string templates otherwise, texts
+memoised as JSON literals) and kept in bounded LRUs (32,768 markets, 32,768 events). Measured on the shared 2-core
+dev VM (bench/bench_sandbox_http.py, 100,000 markets, limit=100, ~430 KB per page), p50 inside the server:
+2.5-2.7 ms for pages rendered for the first time, 0.35-0.5 ms from the LRU; client-observed (httpx over loopback,
+same process): 3.7-5.0 ms and 1.3-2.1 ms depending on the VM's load, against ~0.4 ms for a bare aiohttp /ping.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ open interest, outcome prices per label, the best bid/ask of the book at ``as_of
 changes (every market's ids with their lookup indexes, texts, fixed timestamps) and is built once per world, so a
 live clock only rebuilds the view (``clock.Views``). Gamma's ``bestBid``/``bestAsk`` and the CLOB ``/book`` best
 levels come from the same numbers, so the two APIs agree as they do upstream. For 100,000 markets the catalog takes
-about 1.5 s (mostly the sha256 ids) and a view about 0.3 s; Gamma's setup builds both on app startup.
+about 1 s (mostly the sha256 ids) and a view about 0.4 s; the first view is built on app startup.
 
 Decisions (documented for the clients and tests that rely on them):
 

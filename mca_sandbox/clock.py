@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,8 @@ from aiohttp import web
 from mca_sandbox.appkeys import CLOCK, STATE, WORLD
 from mca_sandbox.render import Venue
 from mca_sandbox.world import World
+
+log = logging.getLogger(__name__)
 
 MIN_REFRESH_S = 1.0
 MAX_REFRESH_S = 30.0
@@ -82,7 +85,10 @@ class Views:
             await asyncio.sleep(self.interval())
             as_of = int(self.clock.now())
             if self._current is None or as_of != self._current.as_of:
-                self._current = await asyncio.to_thread(self.build, as_of)
+                try:
+                    self._current = await asyncio.to_thread(self.build, as_of)
+                except Exception:  # keep serving the last view rather than freezing the clock for good
+                    log.exception("view rebuild at %s failed; serving the previous view", as_of)
 
 
 def views(app: web.Application) -> Views:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -71,12 +72,44 @@ def test_mca_without_a_command_prints_usage() -> None:
         (["--start", "2026-10-01", "--end", "2026-09-01"], "--end is before --start"),
         (["--faults", '[{"route": "x", "bogus": 1}]'], "invalid --faults"),
         (["--start", "yesterday"], "expected a date"),
+        (["--clock", "sundial"], "invalid choice"),
+        (["--ambiguous-share", "1.5"], "expected a share in [0, 1]"),
+        (["--shock-rate", "-1"], "expected a number >= 0"),
+        (["--manipulation-rate", "often"], "expected a number"),
     ],
 )
 def test_bad_arguments_exit_with_a_clear_message(args: list[str], message: str) -> None:
     out = subprocess.run([*MCA, "sandbox", "--port", "0", *args], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert message in out.stderr
+
+
+def test_a_live_clock_and_the_episode_rates_come_from_the_command_line() -> None:
+    args = ["--port", "0", "--markets", "300", "--start", "2026-07-01", "--end", "2026-10-31", "--clock", "live",
+            "--as-of", "2026-09-15T00:00:00Z", "--speed", "3600", "--refresh", "0.1", "--manipulation-rate", "2",
+            "--shock-rate", "0", "--ambiguous-share", "0.5"]  # fmt: skip
+    proc = subprocess.Popen([*MCA, "sandbox", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    try:
+        urls = json.loads(proc.stdout.readline()[len("READY ") :])
+        info = httpx.get(f"{urls['truth']}/world").json()
+        assert info["clock"] == "live"
+        assert info["clock_origin_ts"] == 1_789_430_400
+        assert info["speed"] == 3600.0
+        assert info["rates"]["manipulation_rate"] == 2.0
+        assert info["rates"]["ambiguous_share"] == 0.5
+        assert info["episodes"]["information_shock"] == 0
+        assert info["clarity"]["ambiguous"]["markets"] > 60
+        first = info["as_of_ts"]
+        for _ in range(200):
+            if httpx.get(f"{urls['truth']}/world").json()["as_of_ts"] > first:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the live clock did not move")
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_unknown_command_is_refused() -> None:

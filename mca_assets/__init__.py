@@ -10,7 +10,6 @@ import warnings
 
 from dagster import BetaWarning
 
-
 #: the BetaWarnings of the beta parameters we chose (the test suite ignores the same ones, tests/conftest.py)
 CHOSEN_BETA_WARNINGS = r"Parameter `(backfill_policy|owners)` of .* is currently in beta"
 

@@ -206,9 +206,9 @@ def how_to_try(env_path: Path) -> str:
             f"Try it (the docs' sh examples run as written after: source {env_path}):",
             f"  source {env_path}",
             "  curl -s $MCA_SERVICE/health",
-            "  curl -s -X POST $MCA_SERVICE/tsfm/forecast -H \"Authorization: Bearer $MCA_TOKEN\" "
+            '  curl -s -X POST $MCA_SERVICE/tsfm/forecast -H "Authorization: Bearer $MCA_TOKEN" '
             f"-H 'Content-Type: application/json' -d '{body}'",
-            "  curl -s \"$MCA_GAMMA_URL/markets/keyset?limit=2&closed=false\" | python3 -m json.tool | head -40",
+            '  curl -s "$MCA_GAMMA_URL/markets/keyset?limit=2&closed=false" | python3 -m json.tool | head -40',
             "  curl -s $MCA_TRUTH_URL/world",
             "  .venv/bin/mca fetch gamma-markets --closed true --max-pages 1 | head -3",
         ]

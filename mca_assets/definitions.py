@@ -39,6 +39,7 @@ from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
 from mca_resources.threads import limit_blas_threads
 from mca_sensors.jobs import realtime_capture
+from mca_sensors.reaper import build_reaper_sensor, guarded_in_process_executor
 from mca_sensors.sensor import build_realtime_sensor
 
 ASSET_MODULES = [
@@ -73,10 +74,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],
         jobs=[daily_job, realtime_capture, forecasts_assets.forecast_job],
         schedules=[daily_schedule, forecasts_assets.forecast_schedule],
-        sensors=[build_realtime_sensor(settings)],
+        sensors=[build_realtime_sensor(settings), build_reaper_sensor(settings)],
         resources=resources_for(settings),
         # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
-        executor=dg.in_process_executor,
+        # (reaping dead runs first, and waiting for pool slots without spinning or ignoring SIGTERM)
+        executor=guarded_in_process_executor,
     )
 
 

@@ -53,6 +53,14 @@ class Settings:
     rt_sensor_interval_s: int = 30
     rt_sensor_enabled: bool = False  # the sensor's default status: RUNNING when true (make demo sets it)
     rt_gap_share_warn: float = 0.05  # rt.capture_runs gap share above this is a WARN
+    # hand-over timing (docs/realtime.md): a window is requested (measured launch-to-connect latency of the last
+    # rt_latency_runs runs + rt_overlap_s) before it opens; rt_launch_latency_s stands in until one was measured
+    rt_launch_latency_s: float = 30.0
+    rt_latency_runs: int = 10
+    rt_coverage_warn: float = 0.98  # a capture run (or a day's runs together) covering less of its window: WARN
+    rt_silence_s: float = 2.0  # an uncovered stretch (or a stretch without ticks) longer than this is a silence
+    # dead runs (mca_sensors.reaper, docs/operations.md): how often the daemon's reaper sensor looks
+    reaper_interval_s: int = 30
     # the forecasting service (mca_serving, docs/serving.md)
     environment: str = "production"  # "production" refuses research_only models at start-up
     tsfm_models: str = "chronos2"  # comma-separated tollama models clients may name; the first is the default

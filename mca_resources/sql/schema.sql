@@ -310,7 +310,9 @@ CREATE TABLE IF NOT EXISTS rt.bars_5m (
     n_ticks BIGINT NOT NULL
 );
 
--- key run_id: one row per capture run (counters, gaps as JSON [{start, end, seconds}], lag)
+-- key run_id: one row per capture run (counters, the window's uncovered stretches as JSON
+-- [{start, end, seconds, kind}], lag); gaps/gap_seconds count every uncovered second of [window_start, window_end],
+-- gap_share only those lost to reconnects (docs/realtime.md, "Coverage")
 CREATE TABLE IF NOT EXISTS rt.capture_runs (
     dt DATE NOT NULL,
     run_id VARCHAR NOT NULL,
@@ -336,6 +338,13 @@ CREATE TABLE IF NOT EXISTS rt.capture_runs (
     lag_max_ms DOUBLE,
     spool_path VARCHAR NOT NULL
 );
+-- issue 12: hand-over timing and coverage (ALTER, so that warehouses created before gain the columns too)
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS requested_at TIMESTAMPTZ;  -- the run's creation
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS connected_at TIMESTAMPTZ;  -- its first frame
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS launch_latency_s DOUBLE;  -- connected_at - requested_at
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS coverage DOUBLE;  -- covered share of the window, [0, 1]
+-- per connection: receive time of its first frame .. of its last (or the capture end), not clipped to the window
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS covered STRUCT(start TIMESTAMPTZ, "end" TIMESTAMPTZ)[];
 
 -- serving ------------------------------------------------------------------------------------------------
 -- Written by the forecasts stage (mca_assets/forecasts), not per daily partition.

@@ -45,8 +45,8 @@ def cli_env(urls: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:
 
 
 def materialize_cmd(*partition_args: str) -> list[str]:
-    # every daily asset: the forecasts group (serving/forecast_bands) is not partitioned by day
-    select = "not group:forecasts"
+    # every daily asset: the intraday group (core/live_paths, serving/forecast_bands) is not partitioned by day
+    select = "not group:intraday"
     return [DAGSTER, "asset", "materialize", "-m", "mca_assets.definitions", "--select", select, *partition_args]
 
 

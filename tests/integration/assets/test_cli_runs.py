@@ -25,7 +25,7 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 PER_DAY_TABLES = [
     t
     for t in TABLE_KEYS
-    if t.startswith(("core.", "calib.")) and t not in ("core.market_registry", "core.registry_changes")
+    if t.startswith(("core.", "calib.")) and "dt" in TABLE_KEYS[t] and t != "core.registry_changes"
 ]
 
 

@@ -28,6 +28,8 @@ from mca_assets.live import assets as live_assets
 from mca_assets.live import checks as live_checks
 from mca_assets.normalize import assets as normalize_assets
 from mca_assets.normalize import checks as normalize_checks
+from mca_assets.postmortem import assets as postmortem_assets
+from mca_assets.postmortem import checks as postmortem_checks
 from mca_assets.realtime import assets as realtime_assets
 from mca_assets.realtime import checks as realtime_checks
 from mca_assets.registry import assets as registry_assets
@@ -47,12 +49,12 @@ from mca_sensors.sensor import build_realtime_sensor
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
-    calibration_intervals, calibration_drift,
+    calibration_intervals, calibration_drift, postmortem_assets,
     realtime_assets, live_assets, forecasts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
-    cutoff_checks, features_checks, calibration_checks,
+    cutoff_checks, features_checks, calibration_checks, postmortem_checks,
     realtime_checks, live_checks, forecasts_checks,
 ]  # fmt: skip
 

@@ -45,6 +45,9 @@ class Settings:
     drift_coverage_tolerance: float = 0.05  # coverage below target minus this fires
     drift_coverage_n_min: int = 200  # ... with at least this many band points
     drift_coverage_min_markets: int = 30  # ... from at least this many markets (clustered standard error)
+    # postmortems (docs/postmortems.md): who gets a report on each cohort day
+    postmortem_wrong_threshold: float = 0.7  # |p_yes - y| at the 1d cutoff from which a market is confidently wrong
+    postmortem_max_others: int = 50  # largest-volume other resolved markets reported per day
     # realtime capture (mca_sensors): window length, markets followed, overlap of consecutive windows, ranking
     rt_window_s: int = 600
     rt_top_n: int = 10

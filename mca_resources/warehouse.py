@@ -35,6 +35,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "calib.interval_metrics": ("dt", "method", "band_calibration", "segment_type", "segment", "nominal"),
     "calib.conformal_state": ("dt", "method", "segment"),
     "calib.drift": ("dt", "scope", "detector"),
+    "reports.postmortems": ("dt", "market_id"),
     "rt.ticks": ("dt", "dedupe_key"),
     "rt.bars_1m": ("asset_id", "bucket_start"),
     "rt.bars_5m": ("asset_id", "bucket_start"),

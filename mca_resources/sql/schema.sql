@@ -269,6 +269,18 @@ CREATE TABLE IF NOT EXISTS calib.drift (
     fired BOOLEAN NOT NULL
 );
 
+-- key (dt, market_id): one postmortem per selected market of the cohort dt (docs/postmortems.md); path and
+-- image_path are relative to MCA_DATA_DIR (reports/postmortem/<market_id>_<dt>.md and .svg)
+CREATE TABLE IF NOT EXISTS reports.postmortems (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    markdown VARCHAR NOT NULL,
+    image_path VARCHAR,
+    reason VARCHAR NOT NULL,
+    abs_error DOUBLE
+);
+
 -- realtime ------------------------------------------------------------------------------------------------------
 -- written by the realtime_capture job (mca_sensors) and the rt_bars daily asset; see docs/realtime.md
 

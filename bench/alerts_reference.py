@@ -65,10 +65,7 @@ def seed_row_gates(row: pd.Series, config: AlertConfig) -> tuple[str, str, list[
     vol = not pd.isna(row["volume_velocity"]) and row["volume_velocity"] >= config.volume_velocity_min
     clear = not pd.isna(row["clarity"]) and row["clarity"] >= config.min_clarity
     codes += [code for code, held in (("OI_CONFIRMATION", oi), ("VOLUME_SPIKE", vol), ("LOW_AMBIGUITY", clear)) if held]
-    if (oi or vol) and clear:
-        severity = "HIGH" if oi and vol else "MED"
-    else:
-        severity = "FYI"
+    severity = ("HIGH" if oi and vol else "MED") if (oi or vol) and clear else "FYI"
     low = pd.isna(trust) or pd.isna(row["low_confidence"]) or bool(row["low_confidence"])
     flags = []
     if low and severity != "FYI":

@@ -22,7 +22,8 @@ def minutes(m: float) -> datetime:
     return T0 + timedelta(minutes=m)
 
 
-def band(as_of: datetime = minutes(-5), steps: int = 2, q10: float = 0.4, q90: float = 0.6) -> pl.DataFrame:
+def band(as_of: datetime | None = None, steps: int = 2, q10: float = 0.4, q90: float = 0.6) -> pl.DataFrame:
+    as_of = as_of or minutes(-5)
     return pl.DataFrame(
         {
             "market_id": ["m"] * steps,
@@ -35,7 +36,8 @@ def band(as_of: datetime = minutes(-5), steps: int = 2, q10: float = 0.4, q90: f
     )
 
 
-def structure(oi: float | None = 0.2, volume: float | None = 3.0, at: datetime = minutes(-1)) -> pl.DataFrame:
+def structure(oi: float | None = 0.2, volume: float | None = 3.0, at: datetime | None = None) -> pl.DataFrame:
+    at = at or minutes(-1)
     return pl.DataFrame(
         {"market_id": ["m"], "ts": [at], "oi_change": [oi], "volume_velocity": [volume]},
         schema_overrides={"oi_change": pl.Float64, "volume_velocity": pl.Float64},
@@ -84,7 +86,9 @@ def test_all_gates_and_both_confirmations_is_high() -> None:
     alert = only(run())
     assert alert["severity"] == "HIGH"
     assert alert["reason_codes"] == ["BAND_BREACH_UP", "OI_CONFIRMATION", "VOLUME_SPIKE", "LOW_AMBIGUITY"]
-    assert alert["source"] == "rule" and alert["dt"] == T0.date() and alert["ts"] == T0
+    assert alert["source"] == "rule"
+    assert alert["dt"] == T0.date()
+    assert alert["ts"] == T0
 
 
 def test_price_inside_the_band_raises_nothing() -> None:
@@ -204,7 +208,8 @@ def test_alert_id_is_deterministic_and_names_the_moment_bucket() -> None:
     first, again = only(run()), only(run())
     assert first["alert_id"] == again["alert_id"] == alert_id("rule", "m", first["reason"], "2026-03-02T10:00:00Z")
     jittered = only(run(points(0.7, start=2.5 / 60)))
-    assert jittered["ts"] != first["ts"] and jittered["alert_id"] == first["alert_id"]
+    assert jittered["ts"] != first["ts"]
+    assert jittered["alert_id"] == first["alert_id"]
     assert only(run(points(0.7, start=5)))["alert_id"] != first["alert_id"]
 
 
@@ -214,10 +219,12 @@ def test_evidence_has_the_numbers_of_each_gate() -> None:
         "p_yes": 0.7, "q10": 0.4, "q50": 0.5, "q90": 0.6,
         "band_as_of_ts": "2026-03-02T09:55:00Z", "band_ts": "2026-03-02T10:55:00Z",
     }  # fmt: skip
-    assert evidence["structure"]["oi_change"] == 0.2 and evidence["structure"]["volume_velocity_min"] == 2.0
+    assert evidence["structure"]["oi_change"] == 0.2
+    assert evidence["structure"]["volume_velocity_min"] == 2.0
     assert evidence["trust"] == {"clarity": 0.9, "min_clarity": 0.65, "trust_score": 80.0, "min_trust_score": 60.0,
                                  "low_confidence": False, "trust_dt": "2026-03-01"}  # fmt: skip
-    assert evidence["base_severity"] == "HIGH" and evidence["cooldown_s"] == 900
+    assert evidence["base_severity"] == "HIGH"
+    assert evidence["cooldown_s"] == 900
 
 
 def test_output_columns_and_empty_input() -> None:
@@ -227,7 +234,9 @@ def test_output_columns_and_empty_input() -> None:
 
 def test_config_overrides_and_validation() -> None:
     cfg = AlertConfig.from_overrides("min_trust_score=50, cooldown_s=600")
-    assert cfg.min_trust_score == 50.0 and cfg.cooldown_s == 600 and isinstance(cfg.cooldown_s, int)
+    assert cfg.min_trust_score == 50.0
+    assert cfg.cooldown_s == 600
+    assert isinstance(cfg.cooldown_s, int)
     assert AlertConfig.from_overrides("") == AlertConfig()
     with pytest.raises(ValueError, match="name=value"):
         AlertConfig.from_overrides("nope=1")
@@ -244,7 +253,8 @@ def test_hourly_structure_against_hand_figures() -> None:
     oi = [1000.0] * 26 + [1300.0]
     frame = hourly_structure(pl.DataFrame({"market_id": "m", "ts": ts, "volume_usd": volume, "open_interest_usd": oi}))
     last = frame.row(-1, named=True)
-    assert last["volume_velocity"] == pytest.approx(4.0) and last["oi_change"] == pytest.approx(0.3)
+    assert last["volume_velocity"] == pytest.approx(4.0)
+    assert last["oi_change"] == pytest.approx(0.3)
     assert frame["volume_velocity"][25] == pytest.approx(0.0)
     assert frame["volume_velocity"][:25].null_count() == 25  # the hour and the 24 h before it are not covered yet
 
@@ -269,12 +279,13 @@ def random_world(seed: int, markets: int = 30, hours: int = 30) -> tuple[pl.Data
                 rows.append((market, as_of, as_of + timedelta(hours=step), level - width, level, level + width))
     bands = pl.DataFrame(rows, schema=["market_id", "as_of_ts", "ts", "q10", "q50", "q90"], orient="row")
     hourly = [T0 + timedelta(minutes=int(m)) for m in range(0, hours * 60, 60)]
+    size = markets * len(hourly)
     struct = pl.DataFrame(
         {
             "market_id": np.repeat(ids, len(hourly)),
             "ts": hourly * markets,
-            "oi_change": rng.normal(0, 0.15, markets * len(hourly)),
-            "volume_velocity": np.where(rng.random(markets * len(hourly)) < 0.1, np.nan, rng.exponential(1.5, markets * len(hourly))),
+            "oi_change": rng.normal(0, 0.15, size),
+            "volume_velocity": np.where(rng.random(size) < 0.1, np.nan, rng.exponential(1.5, size)),
         }
     )  # fmt: skip
     days = [DAY0, DAY0 + timedelta(days=1)]
@@ -304,7 +315,8 @@ def test_matches_the_row_wise_reference(seed: int) -> None:
     ours = evaluate_rules(pts, bands, struct, trusts, since=since)
     ref = reference_alerts(pts.to_pandas(), bands.to_pandas(), struct.to_pandas(), trusts.to_pandas(), AlertConfig(),
                            since=since)  # fmt: skip
-    assert ours.height > 20 and set(ours["severity"]) == {"HIGH", "MED", "FYI"}
+    assert ours.height > 20
+    assert set(ours["severity"]) == {"HIGH", "MED", "FYI"}
     assert ours["alert_id"].to_list() == ref["alert_id"].tolist()
     assert ours["severity"].to_list() == ref["severity"].tolist()
     assert [json.dumps(c) for c in ours["reason_codes"].to_list()] == ref["reason_codes"].tolist()

@@ -73,7 +73,7 @@ def seed_row_gates(row: pd.Series, config: AlertConfig) -> tuple[str, str, list[
         flags.append("DAMPENED_BY_LOW_CONFIDENCE")
     if pd.isna(trust):
         flags.append("NO_TRUST_SCORE")
-    return severity, "+".join(codes), codes + flags, low
+    return severity, f"{codes[0]}:{severity}", codes + flags, low
 
 
 def reference_alerts(

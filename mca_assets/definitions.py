@@ -8,6 +8,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from mca_assets.alerts import assets as alerts_assets
+from mca_assets.alerts import checks as alerts_checks
 from mca_assets.calibration import assets as calibration_assets
 from mca_assets.calibration import checks as calibration_checks
 from mca_assets.calibration import drift as calibration_drift
@@ -45,12 +47,12 @@ ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
     calibration_intervals, calibration_drift,
-    realtime_assets, forecasts_assets,
+    realtime_assets, forecasts_assets, alerts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
     cutoff_checks, features_checks, calibration_checks,
-    realtime_checks, forecasts_checks,
+    realtime_checks, forecasts_checks, alerts_checks,
 ]  # fmt: skip
 
 

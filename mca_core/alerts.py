@@ -13,9 +13,9 @@ change or volume spike), 3 clarity. Severity as the seed: all three gates with b
 three ``MED``, a breach alone (or with only some) ``FYI``. A market below ``min_trust_score`` raises nothing; a
 ``low_confidence`` trust row (or none at all) dampens one level (HIGH -> MED -> FYI).
 
-Cooldown per (market, reason), ``reason`` being the gate codes that held ("BAND_BREACH_UP+VOLUME_SPIKE+..."): a
-point raises an alert only when the same (market, reason) had no qualifying point in the previous ``cooldown_s``
-seconds. So two alerts of one (market, reason) are always more than ``cooldown_s`` apart, a persistent breach is
+Cooldown per (market, reason), ``reason`` being the move and its final severity ("BAND_BREACH_UP:HIGH"): a point
+raises an alert only when the same (market, reason) had no qualifying point in the previous ``cooldown_s``
+seconds (so a move that escalates from FYI to HIGH is alerted again, a HIGH that stays HIGH is not). So two alerts of one (market, reason) are always more than ``cooldown_s`` apart, a persistent breach is
 one alert rather than one per refresh, and whether a point fires depends only on the ``cooldown_s`` before it:
 the intraday path (a few points at a time) and the daily path (a whole day) decide alike given that lookback.
 ``alert_id`` hashes (source, market, reason, the moment floored to ``bucket_s``): re-runs and both paths agree.
@@ -164,7 +164,8 @@ def _codes() -> list[pl.Expr]:
         pl.when(pl.col("_dampened") & (pl.col("_base") < 2)).then(pl.lit("DAMPENED_BY_LOW_CONFIDENCE")),
         pl.when(pl.col("trust_score").is_null()).then(pl.lit("NO_TRUST_SCORE")),
     ).list.drop_nulls()
-    return [gate_codes.list.join("+").alias("reason"), gate_codes.list.concat(flags).alias("reason_codes")]
+    reason = pl.concat_str(gate_codes.list.first(), pl.col("severity"), separator=":")
+    return [reason.alias("reason"), gate_codes.list.concat(flags).alias("reason_codes")]
 
 
 def _iso(name: str) -> pl.Expr:

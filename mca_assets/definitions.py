@@ -40,6 +40,7 @@ from mca_resources.dagster_resources import MethodsResource, PolymarketResource,
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
 from mca_resources.threads import limit_blas_threads
+from mca_sensors.alerts import alert_delivery, build_alert_sensor
 from mca_sensors.jobs import realtime_capture
 from mca_sensors.sensor import build_realtime_sensor
 
@@ -73,9 +74,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],
-        jobs=[daily_job, realtime_capture, forecasts_assets.forecast_job],
+        jobs=[daily_job, realtime_capture, forecasts_assets.forecast_job, alert_delivery],
         schedules=[daily_schedule, forecasts_assets.forecast_schedule],
-        sensors=[build_realtime_sensor(settings)],
+        sensors=[build_realtime_sensor(settings), build_alert_sensor(settings)],
         resources=resources_for(settings),
         # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
         executor=dg.in_process_executor,

@@ -8,7 +8,6 @@ cannot be called back). Check, drift and run-failure alerts are written by the a
 (``mca_sensors.alerts``).
 """
 
-
 from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
@@ -109,4 +108,6 @@ def alerts_intraday(
         added = insert_new(conn, "alerts.alerts", "alert_id", frame)
         metadata = alerts_metadata(conn, since.date(), now.date(), added)
     context.log.info("intraday alerts %s .. %s: %d new", since.isoformat(), now.isoformat(), added)
-    return dg.MaterializeResult(metadata={**metadata, "as_of": now.isoformat(), "inputs": dg.MetadataValue.json(inputs)})
+    return dg.MaterializeResult(
+        metadata={**metadata, "as_of": now.isoformat(), "inputs": dg.MetadataValue.json(inputs)}
+    )

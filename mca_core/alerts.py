@@ -15,9 +15,10 @@ three ``MED``, a breach alone (or with only some) ``FYI``. A market below ``min_
 
 Cooldown per (market, reason), ``reason`` being the move and its final severity ("BAND_BREACH_UP:HIGH"): a point
 raises an alert only when the same (market, reason) had no qualifying point in the previous ``cooldown_s``
-seconds (so a move that escalates from FYI to HIGH is alerted again, a HIGH that stays HIGH is not). So two alerts of one (market, reason) are always more than ``cooldown_s`` apart, a persistent breach is
-one alert rather than one per refresh, and whether a point fires depends only on the ``cooldown_s`` before it:
-the intraday path (a few points at a time) and the daily path (a whole day) decide alike given that lookback.
+seconds (so a move that escalates from FYI to HIGH is alerted again, a HIGH that stays HIGH is not). Two alerts
+of one (market, reason) are always more than ``cooldown_s`` apart, and whether a point fires depends only on the
+``cooldown_s`` before it: the intraday path (a few points at a time) and the daily path (a whole day) decide
+alike given that lookback.
 ``alert_id`` hashes (source, market, reason, the moment floored to ``bucket_s``): re-runs and both paths agree.
 """
 

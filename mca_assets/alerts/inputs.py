@@ -5,7 +5,7 @@ both see the same points and name the same move with the same alert_id.
   (market, ts) the live point wins;
 - bands: ``serving.forecast_bands`` issued up to the window's end (the rules pick the band in force per point);
 - structure: the seed's 1 h open-interest change and volume velocity from the hourly snapshots' cumulative volume
-  and open interest (``mca_core.alerts.hourly_structure``), over the window and what the first moment's signal needs before it;
+  and open interest (``mca_core.alerts.hourly_structure``), over the window and what its first signal looks back on;
 - trust: ``trust.trust_scores`` of the week before the window (each row is in force from the day after its dt).
 
 Tables not built yet (``core.live_paths``, ``trust.trust_scores`` before their stages run) read as empty; without a

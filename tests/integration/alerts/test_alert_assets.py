@@ -104,7 +104,8 @@ def test_second_materialization_adds_no_alert(db: Path) -> None:
     first = daily(db, instance)
     before = rows(db)
     second = daily(db, instance)
-    assert first.success and second.success
+    assert first.success
+    assert second.success
     assert rows(db).equals(before)
     (event,) = second.get_asset_materialization_events()
     assert event.materialization.metadata["added"].value == 0

@@ -20,7 +20,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-from dagster._core.event_api import EventRecordsFilter
+from dagster._core.event_api import EventRecordsFilter, RunShardedEventsCursor
 from dagster._core.events import DagsterEventType
 from dagster_duckdb import DuckDBResource
 
@@ -112,14 +112,23 @@ def _partition(instance: dg.DagsterInstance, run_id: str, cache: dict[str, str |
 
 
 def _check_events(instance: dg.DagsterInstance, state: dict[str, Any]) -> list[dict[str, object]]:
+    """Check evaluations after the cursor: by storage id where ids are global (Postgres), by event time on the
+    run-sharded SQLite storage (its ids restart per run), scanning only runs updated since a day before."""
+    last_id, last_ts = state["checks"]["id"], state["checks"]["ts"]
+    runs_after = datetime.fromtimestamp(max(last_ts - 86_400, 0), UTC)
     records = instance.event_log_storage.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=state["checks"]),
+        EventRecordsFilter(
+            event_type=DagsterEventType.ASSET_CHECK_EVALUATION,
+            after_cursor=RunShardedEventsCursor(id=last_id, run_updated_after=runs_after),
+            after_timestamp=last_ts or None,
+        ),
         limit=_PAGE,
         ascending=True,
     )
     rows, partitions = [], {}  # type: ignore[var-annotated]
-    for record in records:
-        state["checks"] = record.storage_id
+    for record in sorted(records, key=lambda r: (r.timestamp, r.storage_id)):
+        state["checks"] = {"id": max(record.storage_id, last_id), "ts": max(record.timestamp, last_ts)}
+        last_id, last_ts = state["checks"]["id"], state["checks"]["ts"]
         evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
         asset = evaluation.asset_key.to_user_string()
         key = f"{asset}:{evaluation.check_name}"
@@ -189,7 +198,7 @@ def build_alert_sensor(settings: Settings) -> dg.SensorDefinition:
         if instance.get_runs(filters=dg.RunsFilter(job_name=JOB_NAME, statuses=_BUSY), limit=1):
             return dg.SkipReason("a delivery run is queued or running")
         state = json.loads(context.cursor) if context.cursor else {}
-        state = {"checks": None, "runs": None, "open": {}, "rule_alerts": 0, "requests": 0, **state}
+        state = {"checks": {"id": 0, "ts": 0.0}, "runs": None, "open": {}, "rule_alerts": 0, "requests": 0, **state}
         events = _check_events(instance, state) + _run_events(instance, state, jobs)
         rule_alerts = max(_latest_storage_id(instance, key) for key in RULE_ALERT_KEYS)
         new_rule_alerts, state["rule_alerts"] = rule_alerts > state["rule_alerts"], rule_alerts

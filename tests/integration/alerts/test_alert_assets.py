@@ -18,7 +18,6 @@ from mca_resources.warehouse import ensure_schema, read_frame
 
 DAY = date(2026, 5, 4)
 MIDNIGHT = datetime(2026, 5, 4, tzinfo=UTC)
-LIVE_PATHS_DDL = "CREATE TABLE core.live_paths (market_id VARCHAR, ts TIMESTAMPTZ, p_yes DOUBLE, source VARCHAR)"
 TRUST_DDL = """CREATE TABLE trust.trust_scores (dt DATE, market_id VARCHAR, trust_score DOUBLE, formula_version VARCHAR,
 low_confidence BOOLEAN, clarity DOUBLE)"""
 
@@ -51,7 +50,9 @@ def world(db: Path) -> None:
             p[minutes >= 1200] += 0.2
             volume += np.cumsum(np.where((minutes >= 1140) & (minutes < 1260), 400.0, 0.0))
             oi[minutes >= 1200] = 13_000.0
-        live.append(pl.DataFrame({"market_id": market, "ts": grid, "p_yes": p, "source": "ws"}))
+        live.append(
+            pl.DataFrame({"market_id": market, "ts": grid, "p": p, "source": "rt.bars_5m", "refreshed_ts": grid[-1]})
+        )
         hourly = list(range(0, len(grid), 12))
         snaps.append(pl.DataFrame({
             "dt": [grid[i].date() for i in hourly], "market_id": market, "ts": [grid[i] for i in hourly],
@@ -72,7 +73,6 @@ def world(db: Path) -> None:
     })  # fmt: skip
     with duckdb.connect(str(db)) as conn:
         ensure_schema(conn)
-        conn.execute(LIVE_PATHS_DDL)
         conn.execute(TRUST_DDL)
         insert(conn, "core.live_paths", pl.concat(live))
         insert(conn, "core.market_snapshots", pl.concat(snaps, how="diagonal"))

@@ -85,7 +85,8 @@ SENTENCE: Final = r"(?:[^.!?\n]|[.!?][^\s.!?])+[.!?]*"
 
 #: Phrases that contain a lexicon word but are not vague: removed before the lexicons are searched.
 NOT_VAGUE: Final = (
-    r"(?i:\bas soon as\b|\bsoon after\b|\bbest (?:bid|ask|offer)s?\b|\bfair (?:market )?value\b|\bdrops? out\b"
+    r"(?i:\bas soon as\b|\bsoon after\b|\bbest (?:bid|ask|offer)s?\b|\b(?:best|worst|top)[- ]performing\b"
+    r"|\bfair (?:market )?value\b|\bdrops? out\b"
     r"|\bdropped out\b|\bwithin [\w ]{1,20}? (?:hours?|days?|weeks?|months?|years?) (?:of|after|before|following)\b)"
 )
 #: Vague quantifiers, intensifiers and hedges: the threshold or the commitment is left to the reader.
@@ -97,6 +98,9 @@ VAGUE: Final = _words(
     r"|extremely|highly|largely|mostly|mainly|widely|broadly|generally|reasonably|relatively|sufficiently"
     r"|adequately|likely|unlikely|probably|possibly|perhaps|maybe|might|arguably|seemingly|apparently"
     r"|presumably|sort of|kind of|more or less|to some (?:extent|degree)|or so|and so on|etc"
+    # idioms that name no measurable outcome ("come out on top" of what: a plurality, a certified count?)
+    r"|(?:come|comes|came|coming) out (?:on top|ahead)|on top|(?:get|gets|got|have|has) the upper hand"
+    r"|(?:gain|gains|gained|lose|loses|lost) ground|(?:make|makes|made) (?:headlines|waves)"
 )
 #: Direction words that are vague unless the text gives a number or a comparison to read them against.
 MOVEMENT: Final = _words(
@@ -122,7 +126,8 @@ SUBJECTIVE: Final = _words(
     r"|breakthrough|revolutionary|viral|mainstream|dominant|dominat(?:e|es|ed|ing)|strong(?:er|est|ly)?"
     r"|weak(?:er|est|ly)?|embarrass(?:ing|ed)|humiliat(?:ing|ed)|happy|satisfied|lov(?:e|es|ed)|hat(?:e|es|ed)"
     r"|favou?rite|iconic|epic|disastrous|disaster|flop(?:s|ped)?|progress|competent|incompetent|smart|dumb"
-    r"|stupid|brilliant|genius|perfect|ideal"
+    r"|stupid|brilliant|genius|perfect|ideal|celebrated|acclaimed|influential|memorable|beloved|renowned"
+    r"|prestigious|talked[- ]about|hyped"
     r"|(?:do|does|did|perform|performs|performed|play|plays|played|go|goes|went|fare|fares|fared)"
     r" (?:well|badly|poorly)"
 )
@@ -139,7 +144,8 @@ RELATIVE_TIME: Final = (
     r"(?i:\btoday\b|\btonight\b|\btomorrow\b|\byesterday\b|\b(?:this|next|last|coming) (?:week|weekend|month"
     r"|year|quarter|season|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bthis (?:morning"
     r"|afternoon|evening)\b|\b(?:next|coming) few (?:days|weeks|months)\b|\bend of (?:the|this) (?:day|week"
-    r"|month|year|quarter)\b|\bwithin (?:the )?(?:next|coming) (?:\w+ )?(?:hours?|days?|weeks?|months?|years?)\b"
+    r"|month|year|quarter|season|term|session)\b"
+    r"|\bwithin (?:the )?(?:next|coming) (?:\w+ )?(?:hours?|days?|weeks?|months?|years?)\b"
     r"|\b(?:in|within) (?:\d+|a|an|one|two|three|four|five|six|seven|ten|a few) (?:hours?|days?|weeks?|months?"
     r"|years?)\b|\b(?:hours?|days?|weeks?|months?|years?) from now\b|\bupcoming\b|\blater this (?:week|month"
     r"|year)\b|\bby (?:the )?weekend\b)"
@@ -157,7 +163,8 @@ CRITERIA_MARKERS: Final = r"(?i:\bboth\b|\bas well as\b|\bin addition to\b|\band
 NOT_CONJUNCTION: Final = (
     r"(?i:\bbetween [^?;]*? and\b|\b(?:up or down|over or under|higher or lower|above or below|yes or no"
     r"|more or less)\b|\bor (?:more|higher|greater|above|less|lower|fewer|below|later|earlier|sooner|longer)\b"
-    r"|\band (?:above|over|up|higher|later)\b|\b(?:trinidad and tobago|bosnia and herzegovina|antigua and barbuda"
+    r"|\band (?:above|over|up|higher|later)\b|\b(?:on|at|by) or (?:before|after|above|below|later)\b"
+    r"|\b(?:trinidad and tobago|bosnia and herzegovina|antigua and barbuda"
     r"|saint kitts and nevis|st\. kitts and nevis|turks and caicos|sao tome and principe|são tomé and príncipe)\b)"
     r"|\"[^\"]*\"|“[^”]*”"
 )

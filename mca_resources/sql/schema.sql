@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS core.markets (
     spread DOUBLE,
     liquidity_bucket VARCHAR NOT NULL
 );
+-- issue 14: the texts question clarity reads (ALTER, so that warehouses created before gain the columns too)
+ALTER TABLE core.markets ADD COLUMN IF NOT EXISTS description VARCHAR;
+ALTER TABLE core.markets ADD COLUMN IF NOT EXISTS resolution_source VARCHAR;  -- Gamma resolutionSource
 
 -- key market_id: the latest known identity of every market ever seen
 CREATE TABLE IF NOT EXISTS core.market_registry (

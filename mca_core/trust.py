@@ -164,7 +164,11 @@ def _path_measures(path: pl.DataFrame, config: TrustConfig) -> pl.DataFrame:
         pl.lit(params.spike_floor_usd),
     )
     unexplained = 1.0 - _ramp(pl.col("_lasting"), params.explained_move_start, params.explained_move_full)
-    unbacked = 1.0 - (dv / params.jump_backing_usd).clip(0.0, 1.0)
+    backing = pl.max_horizontal(params.jump_backing_multiple * median, pl.lit(params.jump_backing_usd))
+    unbacked = 1.0 - (dv / backing).clip(0.0, 1.0)
+    step_scale = pl.max_horizontal(
+        _MAD_TO_SIGMA * pl.col("_dp").abs().median().over(by), pl.lit(params.reversal_step_floor)
+    )
     peak = pl.min_horizontal(p - pl.col("_lo_before"), p - pl.col("_lo_after"))
     trough = pl.min_horizontal(pl.col("_hi_before") - p, pl.col("_hi_after") - p)
     both_sides = pl.col("_lo_before").is_not_null() & pl.col("_lo_after").is_not_null()
@@ -172,9 +176,15 @@ def _path_measures(path: pl.DataFrame, config: TrustConfig) -> pl.DataFrame:
         (_ramp((dv - median) / scale, params.spike_z_start, params.spike_z_full) * unexplained).alias("_spike"),
         (_ramp(doi, params.oi_jump_start, params.oi_jump_full) * unexplained).alias("_oi_jump"),
         (_ramp(pl.col("_dp").abs(), params.price_jump_start, params.price_jump_full) * unbacked).alias("_jump_nv"),
-        _ramp(
-            pl.when(both_sides).then(pl.max_horizontal(peak, trough)), params.reversal_start, params.reversal_full
-        ).alias("_reversal"),
+        pl.when(both_sides)
+        .then(pl.max_horizontal(peak, trough))
+        .pipe(
+            lambda size: (
+                _ramp(size, params.reversal_start, params.reversal_full)
+                * _ramp(size / step_scale, params.reversal_z_start, params.reversal_z_full)
+            )
+        )
+        .alias("_reversal"),
     )
     return points.group_by(by).agg(
         pl.len().alias("_points"),

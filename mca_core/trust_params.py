@@ -133,10 +133,12 @@ class ManipulationParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     - open-interest jump: largest ``|ΔOI| / max(OI before, oi_floor_usd)`` between consecutive
       points, ramped by ``oi_jump``;
     - price jump without volume: per step ``ramp(|Δp|, price_jump) · (1 - clip(Δvolume /
-      jump_backing_usd))``, the largest;
+      backing))``, ``backing = max(jump_backing_multiple · median Δvolume, jump_backing_usd)``, the largest;
     - reversal: the largest move to a point undone on its other side within ``reversal_points``
       points (``min`` of the rise into and the fall out of a peak, or the converse for a
-      trough), ramped by ``reversal``.
+      trough), ramped by ``reversal`` in probability points and, divided by the path's robust step
+      size ``max(1.4826 · median |Δp|, reversal_step_floor)``, by ``reversal_z`` (a reversal that
+      ordinary noise of this market makes is not one);
 
     The spike scale has two more floors beside ``spike_floor_usd``: ``spike_floor_share`` of the
     median increment (a flat path is not a spiky one). Spike and open-interest signals at a step
@@ -156,9 +158,13 @@ class ManipulationParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     price_jump_start: float
     price_jump_full: float
     jump_backing_usd: float
+    jump_backing_multiple: float
     reversal_points: int
     reversal_start: float
     reversal_full: float
+    reversal_z_start: float
+    reversal_z_full: float
+    reversal_step_floor: float
     explained_move_start: float
     explained_move_full: float
     score_gate: float
@@ -166,9 +172,15 @@ class ManipulationParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     def __post_init__(self) -> None:
         _unit("manipulation", "spike_floor_share", self.spike_floor_share)
         _unit("manipulation", "score_gate", self.score_gate)
-        for name in ("spike_z", "oi_jump", "price_jump", "reversal", "explained_move"):
+        for name in ("spike_z", "oi_jump", "price_jump", "reversal", "reversal_z", "explained_move"):
             _ramp("manipulation", name, getattr(self, f"{name}_start"), getattr(self, f"{name}_full"))
-        for name in ("spike_floor_usd", "oi_floor_usd", "jump_backing_usd"):
+        for name in (
+            "spike_floor_usd",
+            "oi_floor_usd",
+            "jump_backing_usd",
+            "jump_backing_multiple",
+            "reversal_step_floor",
+        ):
             _positive("manipulation", name, getattr(self, name))
         if self.price_jump_full > 1.0 or self.reversal_full > 1.0:
             raise ValueError("manipulation: price_jump_full and reversal_full are probability points, at most 1")

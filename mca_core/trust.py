@@ -303,9 +303,9 @@ def _components(frame: pl.DataFrame, config: TrustConfig, as_of: datetime) -> pl
     reasons = [_reason(code, missing[code]) for code in LOW_CONFIDENCE_REASONS]
     return frame.with_columns(
         liquidity.alias("liquidity"),
-        pl.coalesce(1.0 - (pl.col("_sigma") / config.stability.volatility_zero).clip(0.0, 1.0), neutral).alias(
-            "stability"
-        ),
+        pl.coalesce(
+            pl.when(enough).then(1.0 - (pl.col("_sigma") / config.stability.volatility_zero).clip(0.0, 1.0)), neutral
+        ).alias("stability"),
         pl.coalesce(pl.col("clarity"), neutral).alias("clarity"),
         pl.coalesce(suspicion, neutral).alias("manipulation"),
         signal_name.alias("manipulation_signal"),

@@ -31,6 +31,15 @@ def run_days(context: dg.AssetCheckExecutionContext) -> tuple[date, date] | None
     return None
 
 
+def scoped(context: dg.AssetCheckExecutionContext, sql: str, days_of: str) -> tuple[str, list[object], str]:
+    """``sql`` (rows with a ``dt``) cut to the days the run wrote, else to the latest day of ``days_of``; with the
+    parameters and a description of what is judged, for the check's metadata."""
+    days = run_days(context)
+    if days is None:
+        return f"SELECT * FROM ({sql}) WHERE dt = (SELECT max(dt) FROM {days_of})", [], "the latest day"
+    return f"SELECT * FROM ({sql}) WHERE dt BETWEEN ? AND ?", list(days), f"{days[0]} .. {days[1]}"
+
+
 def _violations(warehouse: DuckDBResource, sql: str, params: list[object]) -> tuple[int, list[tuple[object, ...]]]:
     with warehouse_connection(warehouse) as conn:
         count = conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]  # type: ignore[index]
@@ -56,15 +65,9 @@ def sql_check(
 
     @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource) -> dg.AssetCheckResult:
-        sql, params, judged = violations_sql, [], "every day"
-        if days_of is not None:
-            days = run_days(context)
-            if days is None:
-                sql = f"SELECT * FROM ({violations_sql}) WHERE dt = (SELECT max(dt) FROM {days_of})"
-                judged = "the latest day"
-            else:
-                sql = f"SELECT * FROM ({violations_sql}) WHERE dt BETWEEN ? AND ?"
-                params, judged = list(days), f"{days[0]} .. {days[1]}"
+        sql, params, judged = (
+            (violations_sql, [], "every day") if days_of is None else scoped(context, violations_sql, days_of)
+        )
         count, sample = _violations(warehouse, sql, params)
         return dg.AssetCheckResult(
             passed=count == 0,

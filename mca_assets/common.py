@@ -7,6 +7,7 @@ the realtime job of `mca_sensors` writes the warehouse too.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -109,6 +110,31 @@ def write_days(warehouse: DuckDBResource, table: str, frames: dict[date, pl.Data
         for dt, frame in frames.items():
             written[dt.isoformat()] = replace_partition(conn, table, dt, frame)
     return written
+
+
+class Progress:
+    """Progress of a long fetch in the run log: done / total, rate and ETA, at most every ``every_s`` seconds."""
+
+    def __init__(self, log: Callable[[str], None], what: str, total: int, unit: str, every_s: float = 5.0) -> None:
+        self.log, self.what, self.total, self.unit, self.every_s = log, what, total, unit, every_s
+        self.done = 0
+        self._started = self._logged = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._logged >= self.every_s or self.done >= self.total:
+            self._logged = now
+            self.log(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max(1e-9, (now or time.monotonic()) - self._started)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (
+            f"{self.what}: {self.done:,}/{self.total:,} {self.unit} ({self.done / max(1, self.total):.0%}), "
+            f"{rate:,.0f} {self.unit}/s, ETA {eta:,.0f} s"
+        )
 
 
 def _cell(value: object) -> str:

@@ -24,6 +24,8 @@ from mca_assets.ingest import assets as ingest_assets
 from mca_assets.jobs import daily_job, daily_schedule
 from mca_assets.labels import assets as labels_assets
 from mca_assets.labels import checks as labels_checks
+from mca_assets.live import assets as live_assets
+from mca_assets.live import checks as live_checks
 from mca_assets.normalize import assets as normalize_assets
 from mca_assets.normalize import checks as normalize_checks
 from mca_assets.realtime import assets as realtime_assets
@@ -46,12 +48,12 @@ ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
     calibration_intervals, calibration_drift,
-    realtime_assets, forecasts_assets,
+    realtime_assets, live_assets, forecasts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
     cutoff_checks, features_checks, calibration_checks,
-    realtime_checks, forecasts_checks,
+    realtime_checks, live_checks, forecasts_checks,
 ]  # fmt: skip
 
 
@@ -72,8 +74,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],
-        jobs=[daily_job, realtime_capture, forecasts_assets.forecast_job],
-        schedules=[daily_schedule, forecasts_assets.forecast_schedule],
+        jobs=[daily_job, realtime_capture, forecasts_assets.intraday_job],
+        schedules=[daily_schedule, forecasts_assets.intraday_schedule],
         sensors=[build_realtime_sensor(settings), build_reaper_sensor(settings)],
         resources=resources_for(settings),
         # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process

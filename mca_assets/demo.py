@@ -35,8 +35,11 @@ def start_sandbox(
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start ``mca sandbox`` as a child process and return it with the URLs from its READY line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # a live clock: the venue's present is the wall clock's, so the intraday refresh and the capture see it move;
+    # the world runs 30 days past today so the demo keeps live markets
+    end = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     cmd = [sys.executable, "-m", "mca_sandbox.cli", "--host", host, "--port", str(port), "--seed", str(seed),
-           "--markets", str(markets)]  # fmt: skip
+           "--markets", str(markets), "--clock", "live", "--end", end]  # fmt: skip
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
@@ -139,6 +142,31 @@ def backfill(days: list[date], log_path: Path) -> bool:
         sys.stdout.write(("\r\033[K" if tty else "") + line + "\n")
         sys.stdout.flush()
     return all_ok
+
+
+def intraday_refresh(log_path: Path) -> str:
+    """One intraday refresh now (the schedule repeats it every 5 minutes): the console line says what it made."""
+    from mca_assets.definitions import build_definitions
+    from mca_resources.settings import settings_from_env
+
+    defs = build_definitions(settings_from_env(os.environ))
+    instance = dg.DagsterInstance.get()
+    result = defs.resolve_job_def("intraday_refresh").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN
+    )
+    write_run_log(instance, result.run_id, log_path)
+    if not result.success:
+        return f"intraday refresh: FAILED (run {result.run_id[:8]}; see {log_path} or the UI)"
+    meta = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata  # type: ignore[union-attr]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key is not None
+    }
+    paths, bands = meta.get("core/live_paths", {}), meta.get("serving/forecast_bands", {})
+    with_path = getattr(paths.get("markets_with_path"), "value", 0)
+    forecast = getattr(bands.get("markets"), "value", 0)
+    return (f"intraday refresh: {with_path} top markets with a recent path, bands for {forecast} "
+            "(again every 5 minutes: schedule intraday_refresh_every_5m)")  # fmt: skip
 
 
 def wait_http(url: str, timeout_s: float) -> bool:
@@ -249,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"backfilling {len(days)} daily partitions {days[0]} .. {days[-1]} into {data_dir} "
                   f"(run logs: {log_path})", flush=True)  # fmt: skip
             backfill(days, log_path)
+            print(intraday_refresh(log_path), flush=True)
         bin_dir = Path(sys.executable).parent
         workspace = str(REPO_FILES / "workspace.yaml")
         with (logs / "dagster-webserver.log").open("w") as log:

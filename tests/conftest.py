@@ -66,7 +66,8 @@ def start_sandbox(
     **config: Any,
 ) -> RunningSandbox:
     """Build a world and serve it on a real socket; returns once it accepts connections."""
-    world = build_world(WorldConfig(seed=seed, markets=markets, start=TEST_START, end=TEST_END, **config))
+    config = {"start": TEST_START, "end": TEST_END, **config}
+    world = build_world(WorldConfig(seed=seed, markets=markets, **config))
     faults = FaultState(rules or [], seed=seed)
     app = create_app(world, faults, speed=speed)
     loop = asyncio.new_event_loop()

@@ -65,7 +65,20 @@ CREATE TABLE IF NOT EXISTS core.registry_changes (
     previous_dt DATE NOT NULL
 );
 
--- key (dt, condition_id)
+-- key (dt, condition_id, ts): the on-chain state at every hour of dt (ts = the hour, block_ts = its block's time;
+-- for today's partition the last row is the head, ts = block_ts)
+CREATE TABLE IF NOT EXISTS core.subgraph_hourly (
+    dt DATE NOT NULL,
+    condition_id VARCHAR NOT NULL,
+    market_id VARCHAR,
+    ts TIMESTAMPTZ NOT NULL,
+    block_ts TIMESTAMPTZ NOT NULL,
+    open_interest_usd DOUBLE,
+    volume_usd DOUBLE,
+    trade_count BIGINT
+);
+
+-- key (dt, condition_id): the day's last instant of core.subgraph_hourly
 CREATE TABLE IF NOT EXISTS core.subgraph_metrics (
     dt DATE NOT NULL,
     condition_id VARCHAR NOT NULL,
@@ -75,13 +88,24 @@ CREATE TABLE IF NOT EXISTS core.subgraph_metrics (
     trade_count BIGINT
 );
 
--- key (market_id, ts); dt = the cohort partition that fetched it
+-- key (dt, market_id, ts): the day's points of every market of dt, and the resolved cohort's 32-day look-back
+-- (which repeats, with equal prices, points of the days before: each partition stands alone)
 CREATE TABLE IF NOT EXISTS core.price_history (
     dt DATE NOT NULL,
     market_id VARCHAR NOT NULL,
     token_id VARCHAR NOT NULL,
     ts TIMESTAMPTZ NOT NULL,
     p DOUBLE NOT NULL
+);
+
+-- key (market_id, ts): the rolling recent path of the top-N live markets (intraday refresh; source rt.bars_5m or
+-- clob.prices_history; refreshed_ts: the refresh that wrote the market)
+CREATE TABLE IF NOT EXISTS core.live_paths (
+    market_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    p DOUBLE NOT NULL,
+    source VARCHAR NOT NULL,
+    refreshed_ts TIMESTAMPTZ NOT NULL
 );
 
 -- key (dt, market_id, ts)

@@ -16,11 +16,7 @@ from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from tests.integration.assets.conftest import Graph
 
 # the tables the daily job writes per day (realtime and serving tables have their own jobs)
-DAILY_TABLES = [
-    t
-    for t in TABLE_KEYS
-    if t.startswith(("core.", "calib.")) and t not in ("core.market_registry", "core.price_history")
-]
+DAILY_TABLES = [t for t in TABLE_KEYS if t.startswith(("core.", "calib.")) and t != "core.market_registry"]
 
 
 def connect(graph: Graph) -> duckdb.DuckDBPyConnection:
@@ -97,11 +93,11 @@ def test_cutoff_prices_equal_the_venue_path_at_or_before_the_cutoff(graph: Graph
 
 def test_rematerializing_leaves_every_table_identical(graph: Graph) -> None:
     with connect(graph) as conn:
-        before = {t: partition_hash(conn, t, graph.dt if t != "core.price_history" else None) for t in DAILY_TABLES}
+        before = {t: partition_hash(conn, t, graph.dt) for t in DAILY_TABLES}
         registry = partition_hash(conn, "core.market_registry")
     assert graph.materialize().success
     with connect(graph) as conn:
-        after = {t: partition_hash(conn, t, graph.dt if t != "core.price_history" else None) for t in DAILY_TABLES}
+        after = {t: partition_hash(conn, t, graph.dt) for t in DAILY_TABLES}
         assert partition_hash(conn, "core.market_registry") == registry
     assert after == before
 
@@ -112,7 +108,12 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
     assert reference.success
     with connect(graph) as conn:
         expected = {t: partition_hash(conn, t, day) for t in DAILY_TABLES}
-    httpx.post(f"{graph.sandbox.base}/_faults", json=[{"route": "clob.prices_history", "status": {"404": 1.0}}])
+    httpx.post(
+        f"{graph.sandbox.base}/_faults",
+        json=[
+            {"route": route, "status": {"404": 1.0}} for route in ("clob.prices_history", "clob.batch_prices_history")
+        ],
+    )
     try:
         broken = graph.materialize(day.isoformat())
     finally:
@@ -121,7 +122,7 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
     assert graph.materialize(day.isoformat()).success
     with connect(graph) as conn:
         assert {t: partition_hash(conn, t, day) for t in DAILY_TABLES} == expected
-        dupes = conn.execute("SELECT count(*) - count(DISTINCT (market_id, ts)) FROM core.price_history").fetchone()
+        dupes = conn.execute("SELECT count(*) - count(DISTINCT (dt, market_id, ts)) FROM core.price_history").fetchone()
         assert dupes[0] == 0
 
 

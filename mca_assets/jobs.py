@@ -15,6 +15,7 @@ DAILY_GROUPS = (
     "cutoff",
     "features",
     "calibration",
+    "trust",
 )
 
 daily_job = dg.define_asset_job(

@@ -99,7 +99,7 @@ def _typed_markets(markets: pl.DataFrame) -> pl.DataFrame:
 
 
 def _typed_path(hourly: pl.DataFrame, as_of: datetime, lookback_hours: float) -> pl.DataFrame:
-    """The hourly points in ``(as_of - lookback, as_of]``, sorted by (market_id, ts); raises on bad rows."""
+    """The hourly points in ``[as_of - lookback, as_of]``, sorted by (market_id, ts); raises on bad rows."""
     _require(hourly, "hourly points", ("market_id", "ts", "p_yes", "volume_usd", "open_interest_usd"))
     start = as_of - timedelta(hours=lookback_hours)
     frame = hourly.select(
@@ -108,7 +108,7 @@ def _typed_path(hourly: pl.DataFrame, as_of: datetime, lookback_hours: float) ->
         pl.col("p_yes").cast(pl.Float64),
         _amount("volume_usd"),
         _amount("open_interest_usd"),
-    ).filter((pl.col("ts") > start) & (pl.col("ts") <= as_of))
+    ).filter(pl.col("ts").is_between(start, as_of))
     p = pl.col("p_yes")
     bad = frame.filter(pl.col("market_id").is_null() | p.is_null() | p.is_nan() | (p < 0.0) | (p > 1.0))
     _refuse(bad, "hourly point of market {market_id!r} at {ts} needs a market_id and p_yes in [0, 1], got {p_yes}")

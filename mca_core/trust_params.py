@@ -229,7 +229,7 @@ class TrustConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ``formula_version``: recorded on every row; bump it whenever a default or a formula changes.
     ``clarity_scorer``: the ``mca_core.clarity.scorer_for`` name the caller uses for the clarity
     input. ``neutral``: the value in [0, 1] a component takes when its inputs are missing (the
-    row is then low-confidence). ``lookback_hours``: hourly points in ``(as_of - lookback,
+    row is then low-confidence). ``lookback_hours``: hourly points in ``[as_of - lookback,
     as_of]`` are the market's path. ``min_points``: fewest path points for the path measures
     (stability, reversal; ``min_points - 1`` known steps for the volume and open-interest
     signals), >= 3. ``flag_reasons``: the reasons that set ``low_confidence`` (every reason is

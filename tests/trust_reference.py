@@ -55,7 +55,7 @@ def reference_trust(
     m = config.manipulation
     neutral = config.neutral
     start = as_of - timedelta(hours=config.lookback_hours)
-    pts = sorted((pt for pt in points if start < pt.ts <= as_of), key=lambda pt: pt.ts)
+    pts = sorted((pt for pt in points if start <= pt.ts <= as_of), key=lambda pt: pt.ts)
     n = len(pts)
     enough = n >= config.min_points
     h = m.reversal_points

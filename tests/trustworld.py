@@ -128,7 +128,7 @@ def score_days(world: WorldInputs, days: list[date], config: TrustConfig) -> pl.
     out = []
     for d in days:
         as_of = datetime(d.year, d.month, d.day, tzinfo=UTC) + _DAY
-        window = world.paths.filter((pl.col("ts") > as_of - _DAY) & (pl.col("ts") <= as_of))
+        window = world.paths.filter((pl.col("ts") >= as_of - _DAY) & (pl.col("ts") < as_of))
         # volume of the day from the cumulative path (Gamma's volume24hr is the crawl time's)
         traded = window.group_by("market_id").agg(
             (pl.col("volume_usd").max() - pl.col("volume_usd").min()).alias("volume_24h")

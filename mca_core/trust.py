@@ -189,7 +189,7 @@ def _path_measures(path: pl.DataFrame, config: TrustConfig) -> pl.DataFrame:
     return points.group_by(by).agg(
         pl.len().alias("_points"),
         p.last().alias("_p_last"),
-        pl.col("_dp").std(ddof=1).alias("_sigma"),
+        pl.col("_dp").sort().std(ddof=1).alias("_sigma"),  # one summation order (see segment_records)
         dv.count().alias("_n_dv"),
         doi.count().alias("_n_doi"),
         pl.col("_spike").max(),
@@ -236,7 +236,8 @@ def segment_records(resolved: pl.DataFrame) -> pl.DataFrame:
     error = (pl.col("p_yes").cast(pl.Float64) - pl.col("y").cast(pl.Float64)) ** 2
     return (
         resolved.group_by("category", "liquidity_bucket")
-        .agg(pl.len().cast(pl.Int64).alias("n"), error.mean().alias("brier"))
+        # the sorted errors of each group are summed in one order: the same Brier whatever the row order or threads
+        .agg(pl.len().cast(pl.Int64).alias("n"), error.sort().mean().alias("brier"))
         .sort("category", "liquidity_bucket")
     )
 

@@ -111,7 +111,14 @@ def _forecasts_1d(world: WorldInputs) -> pl.DataFrame:
     )
     return (
         resolved.sort("cutoff")
-        .join_asof(world.paths.sort("ts"), left_on="cutoff", right_on="ts", by="market_id", strategy="backward")
+        .join_asof(
+            world.paths.sort("ts"),
+            left_on="cutoff",
+            right_on="ts",
+            by="market_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
         .filter(pl.col("p_yes").is_not_null())
         .with_columns(pl.col("resolved_ts").dt.date().alias("cohort"))
     )

@@ -58,9 +58,22 @@ SOURCE_PHRASE: Final = (
     r"|announcements?|statements?|reports?|figures|statistics|channels?|accounts?|counts?|tall(?:y|ies)|pages?"
     r"|releases?|records?|information|documents?|filings?|rankings?|standings?|scoreboards?|box scores?)\b"
     r"|\b(?:data|information|prices?|figures|results?|statistics|readings?|numbers) (?:from|published by"
-    r"|provided by|reported by|released by)\b|\bcredible report|https?://|\bwww\.|\b[a-z0-9-]+\.(?:com|org|net"
+    r"|provided by|reported by|released by)\b|https?://|\bwww\.|\b[a-z0-9-]+\.(?:com|org|net"
     r"|io|gov|edu|co|link|xyz|finance|ai|info|uk|us|eu)\b|\bpublicly (?:announc|confirm|stat|report)\w*"
     r"|\b(?:will be|is|are) determined (?:by|using|based on|from)\b|\bas determined by\b|\bsource of truth\b)"
+)
+#: Appeals to no one in particular ("credible reporting", "widely reported"): removed before sources are looked for.
+NOT_SOURCE: Final = (
+    r"(?i:(?:\b(?:resolved?|resolution)(?: will| is)?(?: be)? (?:based (?:solely )?on|according to|follows?|using|per) )?"
+    r"(?:\b(?:a |the )?consensus of (?:[\w-]+ ){0,3}(?:reporting|reports|outlets|sources|media)\b"
+    r"|\b(?:credible|reliable|widespread|public|media|news) (?:reporting|reports?|sources?)\b"
+    r"|\bwidely (?:reported|available|published|shared)(?: information| news)?\b"
+    r"|\b(?:major|mainstream) (?:news|media)(?: outlets)?\b))"
+)
+#: Sentences that say where the outcome is read; a publisher's name counts as the source only inside one.
+SOURCE_SENTENCE: Final = (
+    r"(?i:\bresol|\bsource\b|\baccording to\b|\bbased on\b|\bper\b|\bpublished\b|\breported\b|\bofficial\b"
+    r"|\bdata\b|\bdetermined\b)"
 )
 #: Organisations that publish outcomes (case-sensitive proper names).
 SOURCE_NAME: Final = _words(
@@ -76,9 +89,9 @@ SOURCE_NAME: Final = _words(
 CRITERIA_TRIGGER: Final = r"(?i:\bresolv|\bif\b|\bwhether\b|\bdefined\b|\bdetermin|\bconsider|\bcounts?\b|\bqualif)"
 #: Sentences that define their own terms ("... is defined as ...", "to be considered a launch").
 DEFINITION: Final = (
-    r"(?i:\bdefined as\b|\b(?:is|are|be|been|being) defined\b|\b(?:is|are|be|been|being) considered\b"
+    r"(?i:\bdefined as\b|\b(?:is|are|be|been|being) defined\b"
     r"|\bconsidered (?:to be|as)\b|\bfor the purposes? of this market\b|\bshall mean\b|\bmeans\b|\brefers? to\b"
-    r"|\bcounts? as\b|\bwill count\b|\bqualif(?:y|ies|ied) as\b)"
+    r"|\bcounts? as\b|\bwill count\b|\bqualif(?:y|ies|ied) as\b|\bto be considered\b)"
 )
 #: One sentence: runs of text up to a [.!?] followed by space or the end, or a line break.
 SENTENCE: Final = r"(?:[^.!?\n]|[.!?][^\s.!?])+[.!?]*"
@@ -101,6 +114,7 @@ VAGUE: Final = _words(
     # idioms that name no measurable outcome ("come out on top" of what: a plurality, a certified count?)
     r"|(?:come|comes|came|coming) out (?:on top|ahead)|on top|(?:get|gets|got|have|has) the upper hand"
     r"|(?:gain|gains|gained|lose|loses|lost) ground|(?:make|makes|made) (?:headlines|waves)"
+    r"|(?:one of|among) the (?:top|leading|biggest|largest) [a-z]"
 )
 #: Direction words that are vague unless the text gives a number or a comparison to read them against.
 MOVEMENT: Final = _words(
@@ -127,7 +141,7 @@ SUBJECTIVE: Final = _words(
     r"|weak(?:er|est|ly)?|embarrass(?:ing|ed)|humiliat(?:ing|ed)|happy|satisfied|lov(?:e|es|ed)|hat(?:e|es|ed)"
     r"|favou?rite|iconic|epic|disastrous|disaster|flop(?:s|ped)?|progress|competent|incompetent|smart|dumb"
     r"|stupid|brilliant|genius|perfect|ideal|celebrated|acclaimed|influential|memorable|beloved|renowned"
-    r"|prestigious|talked[- ]about|hyped"
+    r"|prestigious|talked[- ]about|hyped|hot|hotter|hottest|trendy|trending"
     r"|(?:do|does|did|perform|performs|performed|play|plays|played|go|goes|went|fare|fares|fared)"
     r" (?:well|badly|poorly)"
 )
@@ -179,6 +193,7 @@ EVENT_VERB: Final = (
     r"|reduce|cross|break|go|run|endorse|pardon|impeach|die|marry|divorce|capture|take|sue|settle|agree"
     r"|happen|occur|reopen|shut|enter|withdraw|deploy|recognize|expel|suspend|arrive|surge|crash|soar|plunge"
     r"|improve|grow|introduce|implement|eliminate|abolish|legalize|adopt|lift|impose|overturn|block|dismiss"
-    r"|plead|host|perform|appear|defeat|overtake|flip|outperform|gain|trade)(?:s|es|ed|d|ing)?\b"
+    r"|plead|host|perform|appear|defeat|overtake|flip|outperform|gain|trade|report|file|strike|post|print|rank"
+    r"|top|come|record|list|end)(?:s|es|ed|d|ing)?\b"
     r"|\b(?:won|lost|met|got|said|held|left|ran|fell|rose|became|made|took|went|led|sold|bought|broke)\b)"
 )

@@ -6,7 +6,7 @@ and one measurable condition ("This market will resolve to Yes if ..."). Each ru
 for one way a text falls short and, when it fires, adds its reason code and multiplies the score
 by ``1 - penalty``, so ``clarity = prod(1 - penalty)`` over the rules that fired: in [0, 1], 1 =
 nothing found, every rule's effect independent of the others. Rules marked major take the score
-to 0.7 or below on their own; all minor ones together leave it at 0.765 or above, so
+to 0.7 or below on their own; the one minor rule (no description) leaves it at 0.85, so
 ``clarity < AMBIGUOUS_BELOW`` (0.75) holds exactly when at least one major rule fired.
 
 Texts: ``question`` is read whole. Rules that judge wording (vague, subjective, relative time,
@@ -15,7 +15,9 @@ that contain "resolve", "if", "whether", "determine", "consider", "count", "qual
 (background prose such as "TVL has been rapidly growing" is not a criterion), minus sentences
 that define their own terms ("... is defined as ...", "to be considered a launch"). A vague or
 subjective word of the question that a definition sentence mentions is taken as defined. Rules
-that look for facts (date, time, time zone, source) read the whole text. The patterns are in
+that look for facts (date, time, time zone) read the whole text; a source is a sourcing phrase anywhere, or a
+publisher's name inside a description sentence about resolution (a name in the question is the subject, not
+the source), once appeals to no one in particular ("credible reporting") are removed. The patterns are in
 ``mca_core._clarity_rules``.
 
 ``RuleClarityScorer`` implements ``ClarityScorer``, the interface an LLM-backed scorer can
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 #: Version of the rule set; any change to a pattern or a penalty bumps it.
-RULES_VERSION: Final = "clarity-rules-v1"
+RULES_VERSION: Final = "clarity-rules-v2"
 #: Output columns of every ``ClarityScorer``.
 CLARITY_COLUMNS: Final = ("market_id", "clarity", "clarity_reasons")
 #: ``clarity`` below this means at least one major reason fired (see the module docstring).
@@ -69,8 +71,8 @@ _RULES: Final = (
     ClarityRule(code="no_question", penalty=0.3, major=True, checks="question missing or blank, description present"),
     ClarityRule(code="no_description", penalty=0.15, major=False, checks="no description: criteria unstated"),
     ClarityRule(code="no_date", penalty=0.3, major=True, checks="no calendar date and no year anywhere"),
-    ClarityRule(code="no_time", penalty=0.1, major=False, checks="a calendar date but no time of day"),
-    ClarityRule(code="no_time_zone", penalty=0.1, major=False, checks="a time of day but no time zone"),
+    ClarityRule(code="no_time", penalty=0.3, major=True, checks="a calendar date but no time of day"),
+    ClarityRule(code="no_time_zone", penalty=0.3, major=True, checks="a time of day but no time zone"),
     ClarityRule(
         code="relative_date",
         penalty=0.3,
@@ -173,6 +175,11 @@ def _flags(texts: pl.DataFrame) -> pl.DataFrame:
         .alias("_criteria"),
         sentences.list.eval(element.filter(element.str.contains(rules.DEFINITION))).list.join(" ").alias("_defs"),
         pl.col("_q").str.replace_all(rules.NOT_CONJUNCTION, " ").alias("_q_conj"),
+        pl.concat_str("_q", "_d", separator="\n").str.replace_all(rules.NOT_SOURCE, " ").alias("_sourcing"),
+        sentences.list.eval(element.filter(element.str.contains(rules.SOURCE_SENTENCE)))
+        .list.join(" ")
+        .str.replace_all(rules.NOT_SOURCE, " ")
+        .alias("_src_sentences"),
     )
     frame = frame.with_columns(pl.col("_q").str.replace_all(rules.NOT_VAGUE, " "))
     criteria, full = pl.col("_criteria"), pl.col("_full")
@@ -206,8 +213,8 @@ def _flags(texts: pl.DataFrame) -> pl.DataFrame:
         ).alias("relative_date"),
         ~(
             (pl.col("_src").str.len_chars() > 0)
-            | full.str.contains(rules.SOURCE_PHRASE)
-            | full.str.contains(rules.SOURCE_NAME)
+            | pl.col("_sourcing").str.contains(rules.SOURCE_PHRASE)
+            | pl.col("_src_sentences").str.contains(rules.SOURCE_NAME)
         ).alias("no_resolution_source"),
         (pl.col("_vague") | pl.col("_movement")).alias("vague_words"),
         "subjective_words",

@@ -78,19 +78,26 @@ def test_the_penalties_multiply() -> None:
     assert {"no_date", "relative_date", "no_resolution_source"} <= set(result.reasons)
 
 
-def test_minor_reasons_together_stay_above_the_ambiguity_line() -> None:
-    assert {code for code, rule in REASONS.items() if not rule.major} == {"no_description", "no_time", "no_time_zone"}
-    # no_time (no time of day) and no_time_zone (a time without a zone) exclude each other
-    worst = (1.0 - REASONS["no_description"].penalty) * (
-        1.0 - max(REASONS["no_time"].penalty, REASONS["no_time_zone"].penalty)
-    )
-    assert worst >= AMBIGUOUS_BELOW
+def test_only_a_missing_description_stays_above_the_ambiguity_line() -> None:
+    assert [code for code, rule in REASONS.items() if not rule.major] == ["no_description"]
+    assert 1.0 - REASONS["no_description"].penalty >= AMBIGUOUS_BELOW
     assert all(1.0 - rule.penalty < AMBIGUOUS_BELOW for rule in REASONS.values() if rule.major)
     assert clarity_of("Will X happen by June 1, 2026?", None).reasons == [
         "no_description",
         "no_time",
         "no_resolution_source",
     ]
+
+
+def test_credible_reporting_is_no_named_source_and_a_name_in_the_question_is_the_subject() -> None:
+    vague = clarity_of(
+        "Will the Senate pass the Border Act by June 1, 2026, 5 PM ET?",
+        'This market will resolve to "Yes" if the Senate passes the Border Act by June 1, 2026, 5 PM ET. '
+        "The market will be resolved based on a consensus of credible reporting.",
+    )
+    assert "no_resolution_source" in vague.reasons
+    fed = clarity_of("Will the Federal Reserve cut rates on June 17, 2026, 2 PM ET?", "Resolves Yes if rates are cut.")
+    assert "no_resolution_source" in fed.reasons
 
 
 def test_real_polymarket_markets_in_the_fixtures_read_as_clear(fixtures_dir) -> None:  # type: ignore[no-untyped-def]

@@ -64,7 +64,8 @@ SOURCE_PHRASE: Final = (
 )
 #: Appeals to no one in particular ("credible reporting", "widely reported"): removed before sources are looked for.
 NOT_SOURCE: Final = (
-    r"(?i:(?:\b(?:resolved?|resolution)(?: will| is)?(?: be)? (?:based (?:solely )?on|according to|follows?|using|per) )?"
+    r"(?i:(?:\b(?:resolved?|resolution)(?: will| is)?(?: be)? "
+    r"(?:based (?:solely )?on|according to|follows?|using|per) )?"
     r"(?:\b(?:a |the )?consensus of (?:[\w-]+ ){0,3}(?:reporting|reports|outlets|sources|media)\b"
     r"|\b(?:credible|reliable|widespread|public|media|news) (?:reporting|reports?|sources?)\b"
     r"|\bwidely (?:reported|available|published|shared)(?: information| news)?\b"

@@ -7,7 +7,6 @@ scoreboard of dt - 1 is built from: never the day itself). The score is as of th
 in ``mca_core.trust`` and docs/trust.md; the config (``MCA_TRUST_CONFIG_FILE``) goes into the metadata.
 """
 
-
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg

@@ -114,8 +114,8 @@ def _typed_path(hourly: pl.DataFrame, as_of: datetime, lookback_hours: float) ->
     _refuse(bad, "hourly point of market {market_id!r} at {ts} needs a market_id and p_yes in [0, 1], got {p_yes}")
     _no_negatives(frame, "hourly point", "market_id", ("volume_usd", "open_interest_usd"))
     frame = frame.sort("market_id", "ts")
-    key = pl.struct("market_id", "ts")
-    _refuse(frame.filter(key.is_duplicated()), "two hourly points of market {market_id!r} at {ts}")
+    repeated = (pl.col("market_id") == pl.col("market_id").shift()) & (pl.col("ts") == pl.col("ts").shift())
+    _refuse(frame.filter(repeated), "two hourly points of market {market_id!r} at {ts}")
     return frame
 
 
@@ -157,18 +157,18 @@ def _path_measures(path: pl.DataFrame, config: TrustConfig) -> pl.DataFrame:
         (pl.coalesce(ahead(p, around), p.last().over(by)) - pl.coalesce(back(p, 1), p)).abs().alias("_lasting"),
     )
     dv, doi = pl.col("_dv"), pl.col("_doi")
-    median = dv.median().over(by)
+    # per-market robust scales, each window computed once
+    points = points.with_columns(
+        dv.median().over(by).alias("_dv_median"), pl.col("_dp").abs().median().over(by).alias("_step_median")
+    ).with_columns((dv - pl.col("_dv_median")).abs().median().over(by).alias("_dv_mad"))
+    median = pl.col("_dv_median")
     scale = pl.max_horizontal(
-        _MAD_TO_SIGMA * (dv - median).abs().median().over(by),
-        params.spike_floor_share * median,
-        pl.lit(params.spike_floor_usd),
+        _MAD_TO_SIGMA * pl.col("_dv_mad"), params.spike_floor_share * median, pl.lit(params.spike_floor_usd)
     )
     unexplained = 1.0 - _ramp(pl.col("_lasting"), params.explained_move_start, params.explained_move_full)
     backing = pl.max_horizontal(params.jump_backing_multiple * median, pl.lit(params.jump_backing_usd))
     unbacked = 1.0 - (dv / backing).clip(0.0, 1.0)
-    step_scale = pl.max_horizontal(
-        _MAD_TO_SIGMA * pl.col("_dp").abs().median().over(by), pl.lit(params.reversal_step_floor)
-    )
+    step_scale = pl.max_horizontal(_MAD_TO_SIGMA * pl.col("_step_median"), pl.lit(params.reversal_step_floor))
     peak = pl.min_horizontal(p - pl.col("_lo_before"), p - pl.col("_lo_after"))
     trough = pl.min_horizontal(pl.col("_hi_before") - p, pl.col("_hi_after") - p)
     both_sides = pl.col("_lo_before").is_not_null() & pl.col("_lo_after").is_not_null()

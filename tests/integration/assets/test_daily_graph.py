@@ -174,7 +174,9 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
          "components_in_range"),
         ("trust.trust_scores", "INSERT INTO trust.trust_scores SELECT * FROM trust.trust_scores LIMIT 1",
          "keys_unique"),
-        ("trust.trust_scores", "DELETE FROM trust.trust_scores WHERE rowid = 0", "every_market_with_a_path_scored"),
+        ("trust.trust_scores", "DELETE FROM trust.trust_scores WHERE market_id = (SELECT min(market_id) FROM "
+         "core.market_snapshots WHERE source = 'clob_history' AND dt = (SELECT max(dt) FROM trust.trust_scores))",
+         "every_market_with_a_path_scored"),
         # judged outside a partitioned run: the test window's newest day is months old
         ("core.markets", "DELETE FROM core.markets WHERE false", "fresh"),
         ("calib.drift", "INSERT INTO calib.drift SELECT max(dt), 'bands:test', 'coverage', 500, 0.5, 0.75, true "

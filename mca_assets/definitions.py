@@ -40,7 +40,9 @@ from mca_assets.snapshots import assets as snapshots_assets
 from mca_assets.snapshots import checks as snapshots_checks
 from mca_assets.subgraph import assets as subgraph_assets
 from mca_assets.subgraph import checks as subgraph_checks
-from mca_resources.dagster_resources import MethodsResource, PolymarketResource, TollamaResource
+from mca_assets.trust import assets as trust_assets
+from mca_assets.trust import checks as trust_checks
+from mca_resources.dagster_resources import MethodsResource, PolymarketResource, TollamaResource, TrustResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
 from mca_resources.threads import limit_blas_threads
@@ -52,12 +54,12 @@ from mca_sensors.sensor import build_realtime_sensor
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
-    calibration_intervals, calibration_drift, postmortem_assets,
+    calibration_intervals, calibration_drift, trust_assets, postmortem_assets,
     realtime_assets, live_assets, forecasts_assets, alerts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
-    cutoff_checks, features_checks, calibration_checks, postmortem_checks,
+    cutoff_checks, features_checks, calibration_checks, trust_checks, postmortem_checks,
     realtime_checks, live_checks, forecasts_checks, alerts_checks,
 ]  # fmt: skip
 
@@ -70,6 +72,7 @@ def resources_for(settings: Settings) -> dict[str, object]:
         "polymarket": PolymarketResource.from_settings(settings),
         "tollama": TollamaResource(url=settings.tollama_url),
         "methods": MethodsResource.from_settings(settings),
+        "trust": TrustResource.from_settings(settings),
     }
 
 

@@ -65,6 +65,9 @@ class Settings:
     rt_silence_s: float = 2.0  # an uncovered stretch (or a stretch without ticks) longer than this is a silence
     # dead runs (mca_sensors.reaper, docs/operations.md): how often the daemon's reaper sensor looks
     reaper_interval_s: int = 30
+    # trust scores (docs/trust.md): a JSON/TOML file overriding the documented defaults of the formula
+    trust_config_file: Path | None = None
+    trust_low_confidence_warn: float = 0.5  # a day with a larger share of low-confidence trust rows: WARN
     # the forecasting service (mca_serving, docs/serving.md)
     environment: str = "production"  # "production" refuses research_only models at start-up
     tsfm_models: str = "chronos2"  # comma-separated tollama models clients may name; the first is the default

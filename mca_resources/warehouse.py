@@ -29,6 +29,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "core.cutoff_snapshots": ("dt", "market_id", "horizon"),
     "core.features": ("dt", "market_id", "ts"),
     "core.market_registry": ("market_id",),
+    "trust.trust_scores": ("dt", "market_id"),
     "calib.scoreboard": ("dt", '"window"', "horizon", "segment_type", "segment"),
     "calib.reliability_bins": ("dt", '"window"', "horizon", "segment_type", "segment", "bin"),
     "calib.forecast_bands": ("dt", "method", "band_calibration", "market_id", "origin_ts", "step"),

@@ -18,7 +18,8 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.partitions import daily_partitions
-from mca_resources.dagster_storage import WAREHOUSE_POOL, warehouse_connection
+from mca_resources.dagster_storage import BACKFILL_POLICY as BACKFILL
+from mca_resources.dagster_storage import WRITER_POOL, warehouse_connection
 from mca_resources.errors import ClientError, PaginationError
 from mca_resources.http import RawSink
 from mca_resources.landing import RawLanding
@@ -29,8 +30,19 @@ T = TypeVar("T")
 #: Network-bound assets retry the whole step a few times on top of the clients' own request retries.
 NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
-#: One run can cover a range of days (UI backfills and `--partition-range`); each day is its own transaction.
-BACKFILL = dg.BackfillPolicy.single_run()
+
+def previous_day(key: dg.AssetKey) -> dg.AssetDep:
+    """A dependency on the day before of ``key``, for an asset that reads earlier days (windows, day-over-day).
+
+    On itself it orders a backfill: day d runs after day d-1 (and so after every earlier day's upstream), so
+    parallel one-day runs on a DuckLake give the rows a serial run gives.
+    """
+    return dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
+
+
+def this_and_previous_day(key: dg.AssetKey) -> dg.AssetDep:
+    """A dependency on days d-1 and d of ``key`` (an asset whose day d reads its upstream's previous day too)."""
+    return dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0))
 
 
 def daily_asset(
@@ -52,7 +64,7 @@ def daily_asset(
         partitions_def=daily_partitions,
         backfill_policy=BACKFILL,
         retry_policy=NETWORK_RETRY if network else None,
-        pool=None if network else WAREHOUSE_POOL,
+        pool=None if network else WRITER_POOL,
         group_name=group,
         kinds={"python"} if network else {"duckdb", "polars"},
         owners=list(owners),

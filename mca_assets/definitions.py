@@ -6,7 +6,6 @@ The graph grows stage by stage (one folder per stage under ``mca_assets/``); thi
 from __future__ import annotations
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from mca_assets.calibration import assets as calibration_assets
 from mca_assets.calibration import checks as calibration_checks
@@ -35,7 +34,7 @@ from mca_assets.snapshots import checks as snapshots_checks
 from mca_assets.subgraph import assets as subgraph_assets
 from mca_assets.subgraph import checks as subgraph_checks
 from mca_resources.dagster_resources import MethodsResource, PolymarketResource, TollamaResource
-from mca_resources.dagster_storage import StorageResource
+from mca_resources.dagster_storage import StorageResource, WarehouseResource
 from mca_resources.settings import Settings, get_settings
 from mca_resources.threads import limit_blas_threads
 from mca_sensors.jobs import realtime_capture
@@ -57,7 +56,7 @@ CHECK_MODULES = [
 def resources_for(settings: Settings) -> dict[str, object]:
     """The resources of a deployment (tests build them for a temporary data directory and the sandbox)."""
     return {
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "warehouse": WarehouseResource.from_target(settings.warehouse_target()),
         "storage": StorageResource(data_dir=str(settings.data_dir)),
         "polymarket": PolymarketResource.from_settings(settings),
         "tollama": TollamaResource(url=settings.tollama_url),
@@ -75,7 +74,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=[daily_schedule, forecasts_assets.forecast_schedule],
         sensors=[build_realtime_sensor(settings)],
         resources=resources_for(settings),
-        # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
+        # a process per step costs seconds per step, and parallelism comes from partitions (one run per day on a
+        # DuckLake, docs/decisions.md): run steps in-process
         executor=dg.in_process_executor,
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from mca_core.cutoffs import HORIZONS
 from mca_core.drift import DriftThresholds
 from mca_core.segments import LiquidityEdges
+from mca_resources.warehouse_target import WarehouseTarget, parse_target
 
 GOLDSKY_SUBGRAPHS = "https://api.goldsky.com/api/public/project_cl6mb8i9h0003e201j6li0diw/subgraphs"
 
@@ -24,6 +25,10 @@ class Settings:
     """Every knob of the platform in one place; the env var of field ``x`` is ``MCA_X``."""
 
     data_dir: Path = Path("./data")
+    # where the warehouse lives (mca_resources.warehouse_target): empty = duckdb:<data_dir>/warehouse.duckdb, or
+    # ducklake:sqlite:<path> | ducklake:postgres:<libpq dsn>, with the lake's Parquet files under lake_data_path
+    warehouse: str = ""
+    lake_data_path: str = ""  # empty: <data_dir>/lake/ (production: an object-store URL the lake can write)
     gamma_url: str = "https://gamma-api.polymarket.com"
     clob_url: str = "https://clob.polymarket.com"
     ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
@@ -75,6 +80,7 @@ class Settings:
     tsfm_conformal_refresh_s: float = 60.0
 
     def __post_init__(self) -> None:
+        self.warehouse_target()
         self.liquidity_edges()
         self.max_staleness()
         try:
@@ -105,6 +111,9 @@ class Settings:
             self.drift_coverage_n_min,
             self.drift_coverage_min_markets,
         )
+
+    def warehouse_target(self) -> WarehouseTarget:
+        return parse_target(self.warehouse, self.data_dir, self.lake_data_path)
 
     @property
     def warehouse_path(self) -> Path:

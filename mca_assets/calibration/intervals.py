@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection
+from mca_assets.common import BACKFILL, WRITER_POOL, partition_dates, preview, previous_day, warehouse_connection
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.labels.assets import RESOLUTIONS_KEY
 from mca_assets.partitions import daily_partitions
@@ -55,7 +55,8 @@ def _state_rows(states: dict[str, ConformalState], dt: date) -> pl.DataFrame:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(BANDS_KEY, deps=[PRICE_HISTORY_KEY, RESOLUTIONS_KEY], group_name="calibration",
+        dg.AssetSpec(BANDS_KEY, deps=[PRICE_HISTORY_KEY, RESOLUTIONS_KEY, previous_day(BANDS_KEY)],
+                     group_name="calibration",
                      kinds={"duckdb", "polars"}, owners=["team:research"],
                      description="q10/q50/q90 baseline bands on held-out origins, raw and conformal, with outcomes."),
         dg.AssetSpec(INTERVAL_METRICS_KEY, deps=[PRICE_HISTORY_KEY, RESOLUTIONS_KEY], group_name="calibration",
@@ -67,7 +68,7 @@ def _state_rows(states: dict[str, ConformalState], dt: date) -> pl.DataFrame:
     ],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     code_version="1",
 )  # fmt: skip
 def interval_backtest(context: dg.AssetExecutionContext, config: IntervalConfig, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from mca_assets.common import (
     daily_asset,
     partition_dates,
     preview,
+    this_and_previous_day,
     warehouse_connection,
     write_days,
     written_result,
@@ -31,7 +32,7 @@ FEATURES_KEY = dg.AssetKey(["core", "features"])
     FEATURES_KEY,
     group="features",
     description="Returns, volatility, volume velocity, open-interest change, time to expiry, liquidity, spread.",
-    deps=[SNAPSHOTS_KEY],
+    deps=[this_and_previous_day(SNAPSHOTS_KEY)],
     owners=["team:research"],
     check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
 )

@@ -12,9 +12,10 @@ from dagster_duckdb import DuckDBResource
 
 from mca_assets.common import (
     BACKFILL,
-    WAREHOUSE_POOL,
+    WRITER_POOL,
     partition_dates,
     preview,
+    previous_day,
     warehouse_connection,
 )
 from mca_assets.normalize.assets import MARKETS_KEY
@@ -33,7 +34,8 @@ def _sql(name: str) -> str:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            REGISTRY_KEY, deps=[MARKETS_KEY], group_name="registry", kinds={"duckdb"}, owners=["team:data"],
+            REGISTRY_KEY, deps=[MARKETS_KEY, previous_day(REGISTRY_KEY)],
+            group_name="registry", kinds={"duckdb"}, owners=["team:data"],
             description="Latest identity of every market ever seen (ids, slug, question, tokens), first/last day seen.",
         ),
         dg.AssetSpec(
@@ -43,7 +45,7 @@ def _sql(name: str) -> str:
     ],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     code_version="1",
 )  # fmt: skip
 def market_registry(context: dg.AssetExecutionContext, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]

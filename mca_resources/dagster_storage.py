@@ -79,6 +79,14 @@ def target_of(warehouse: DuckDBResource) -> WarehouseTarget:
 @contextmanager
 def warehouse_connection(warehouse: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection with the schema in place; never hold it across network I/O."""
+    target = target_of(warehouse)
     with warehouse.get_connection() as conn:
-        ensure_schema(conn)
+        if target not in _LAKE_SCHEMA_READY:
+            ensure_schema(conn)
+            if not target.single_writer:  # a lake outlives the process; a test's file may be deleted under it
+                _LAKE_SCHEMA_READY.add(target)
         yield conn
+
+
+#: The lakes whose schema this process has already ensured (each statement of it is a catalog round trip).
+_LAKE_SCHEMA_READY: set[WarehouseTarget] = set()

@@ -10,6 +10,7 @@ The extensions come from the ``duckdb-ext-*`` wheels (pinned with DuckDB 1.4.4) 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -70,9 +71,27 @@ def _quote(text: str) -> str:
 
 
 def connect(target: WarehouseTarget, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A new connection to the warehouse; the caller closes it. A lake reader never blocks its writers."""
+    """A new connection to the warehouse; the caller closes it. A lake reader never blocks its writers.
+
+    A lake is attached once per process (loading the extensions and reading the catalog costs about a second);
+    each call gets its own cursor on that attachment: its own transactions, safe to use from another thread.
+    """
     if target.kind == "duckdb":
         return duckdb.connect(target.location, read_only=read_only)
+    with _LOCK:
+        key = (target, read_only)
+        if key not in _ATTACHED:
+            _ATTACHED[key] = _attach(target, read_only)
+        cursor = _ATTACHED[key].cursor()
+    cursor.execute(f"USE {LAKE_ALIAS}")
+    return cursor
+
+
+_LOCK = threading.Lock()
+_ATTACHED: dict[tuple[WarehouseTarget, bool], duckdb.DuckDBPyConnection] = {}
+
+
+def _attach(target: WarehouseTarget, read_only: bool) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(
         config={"extension_directory": duckdb_ext.get_extension_dir(), "autoinstall_known_extensions": False}
     )
@@ -85,7 +104,6 @@ def connect(target: WarehouseTarget, read_only: bool = False) -> duckdb.DuckDBPy
         if read_only:
             options.append("READ_ONLY")
         conn.execute(f"ATTACH {_quote('ducklake:' + target.location)} AS {LAKE_ALIAS} ({', '.join(options)})")
-        conn.execute(f"USE {LAKE_ALIAS}")
     except BaseException:
         conn.close()
         raise

@@ -20,12 +20,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.scheduler.instigation import TickStatus
-from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import ModuleTarget
-from dagster._daemon.backfill import execute_backfill_iteration
-from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster._daemon.sensor import execute_sensor_iteration
 from dagster._scheduler.scheduler import launch_scheduled_runs
 
@@ -36,6 +32,7 @@ from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from mca_resources.warehouse_target import WarehouseTarget, connect
 from mca_sensors.sensor import SENSOR_NAME
 from mca_serving.warehouse_reader import WarehouseReader
+from tests.backfill_driver import code_location, overlap_peak, run_backfill
 from tests.conftest import REPO, RunningSandbox, start_sandbox
 from tests.integration.assets.conftest import busiest_day
 from tests.pgserver import PgServer, fresh_database
@@ -109,16 +106,6 @@ def serial_hashes(sandbox: RunningSandbox, days: list[date], tmp_path_factory: p
     return table_hashes(settings.warehouse_target(), days)
 
 
-def overlap_peak(intervals: list[tuple[float, float]]) -> int:
-    """The largest number of [start, end] intervals open at one instant."""
-    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
-    open_now = peak = 0
-    for _, step in edges:
-        open_now += step
-        peak = max(peak, open_now)
-    return peak
-
-
 def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
     sandbox: RunningSandbox,
     days: list[date],
@@ -149,85 +136,53 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
             monkeypatch.setenv(name, value)  # the code server and every run worker inherit these
         lake = WarehouseTarget("ducklake", f"postgres:{dsn}", str(tmp_path / "lake") + "/")
 
-        with (
-            dg.DagsterInstance.from_config(str(home)) as instance,
-            WorkspaceProcessContext(
-                instance, ModuleTarget("mca_assets.definitions", None, str(REPO), "mca")
-            ) as workspace,
-        ):
+        with dg.DagsterInstance.from_config(str(home)) as instance, code_location(instance) as workspace:
             request = workspace.create_request_context()
-            location = request.get_code_location("mca")
-            repo = next(iter(location.get_repositories().values()))
-            asset_graph = request.asset_graph
+            repo = next(iter(request.get_code_location("mca").get_repositories().values()))
             local_job = build_definitions(Settings()).resolve_job_def("daily_job")
             selection = sorted(local_job.asset_layer.selected_asset_keys)
             assert len(selection) >= 10
             # the lake's code location: no single-writer pool and one run per day (chosen by MCA_WAREHOUSE alone)
             for key in selection:
-                node = asset_graph.get(key)
+                node = request.asset_graph.get(key)
                 assert node.backfill_policy is not None
                 assert node.backfill_policy.max_partitions_per_run == 1, key
 
-            backfill_id = "ducklake8"
-            instance.add_backfill(
-                PartitionBackfill.from_asset_partitions(
-                    backfill_id=backfill_id,
-                    asset_graph=asset_graph,
-                    partition_names=[d.isoformat() for d in days],
-                    asset_selection=selection,
-                    backfill_timestamp=time.time(),
-                    tags={},
-                    dynamic_partitions_store=instance,
-                    all_partitions=False,
-                    title=None,
-                    description=None,
-                    run_config=None,
-                )
-            )
-            queue = QueuedRunCoordinatorDaemon(interval_seconds=1)
-            reads = torn = 0
             reader = WarehouseReader(lake)
-            final_counts: dict[date, int] = {}
-            deadline = time.monotonic() + DEADLINE_S
-            while True:
-                list(execute_backfill_iteration(workspace, log))
-                list(queue.run_iteration(workspace))
-                # the service reads while runs write: every day it sees is either absent or whole (one commit)
+            reads = {"ok": 0, "torn": 0}
+
+            def read_while_writing() -> None:
+                """The service reads while runs write: every day it sees is either absent or whole (one commit)."""
                 seen = reader.query(
                     "SELECT dt, count(*) AS n, count(DISTINCT market_id) AS k FROM core.markets GROUP BY dt"
                 )
                 if seen is not None:
-                    reads += 1
-                    torn += seen.filter(seen["n"] != seen["k"]).height
-                backfill = instance.get_backfill(backfill_id)
-                assert backfill is not None
-                if backfill.status != BulkActionStatus.REQUESTED:
-                    break
-                assert time.monotonic() < deadline, "the backfill did not finish in time"
-                time.sleep(1)
+                    reads["ok"] += 1
+                    reads["torn"] += seen.filter(seen["n"] != seen["k"]).height
 
-            runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-            failed = [r.run_id for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
-            assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, (backfill.status, failed)
-            assert failed == []
+            outcome = run_backfill(
+                workspace, selection, [d.isoformat() for d in days], "ducklake8", read_while_writing, DEADLINE_S
+            )
+            assert outcome.status == BulkActionStatus.COMPLETED_SUCCESS, (outcome.status, outcome.failed)
+            assert outcome.failed == []
+            runs = [r.dagster_run for r in outcome.runs]
             # one run per day for the day-local graph, then the days of the windowed assets in order
             assert len(runs) >= DAYS
             starts = [r.tags["dagster/asset_partition_range_start"] for r in runs]
             assert starts == [r.tags["dagster/asset_partition_range_end"] for r in runs]  # one day per run
             assert set(starts) == {d.isoformat() for d in days}
-            records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-            spans = [(r.start_time, r.end_time) for r in records if r.start_time and r.end_time]
+            spans = [(r.start_time, r.end_time) for r in outcome.runs if r.start_time and r.end_time]
             assert len(spans) == len(runs)
             assert overlap_peak(spans) == PARALLEL  # days really were written at once, never more than the limit
-            assert reads > 0
-            assert torn == 0
+            assert reads["ok"] > 0
+            assert reads["torn"] == 0
 
             # --- the lake's tables equal the serial single-file run's, row for row -------------------------------
             assert table_hashes(lake, days) == serial_hashes
             with connect(lake, read_only=True) as conn:
-                for d, n in conn.execute("SELECT dt, count(*) FROM core.markets GROUP BY dt").fetchall():
-                    final_counts[d] = n
-            assert sorted(final_counts) == days
+                assert [
+                    d for (d,) in conn.execute("SELECT DISTINCT dt FROM core.markets ORDER BY dt").fetchall()
+                ] == days
 
             # --- a schedule tick and a sensor tick on the Postgres instance -----------------------------------
             schedule = repo.get_schedule(daily_schedule.name)

@@ -106,6 +106,7 @@ def serial_hashes(sandbox: RunningSandbox, days: list[date], tmp_path_factory: p
     return table_hashes(settings.warehouse_target(), days)
 
 
+@pytest.mark.timeout(1800)  # 8 days of ~4 runs each (a process per run) on 2 shared cores: 8-15 min
 def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
     sandbox: RunningSandbox,
     days: list[date],

@@ -31,18 +31,13 @@ T = TypeVar("T")
 NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
-def previous_day(key: dg.AssetKey) -> dg.AssetDep:
-    """A dependency on the day before of ``key``, for an asset that reads earlier days (windows, day-over-day).
+def every_day(key: dg.AssetKey) -> dg.AssetDep:
+    """A dependency on every day of ``key``, for an asset whose day d reads earlier days (windows, day-over-day).
 
-    On itself it orders a backfill: day d runs after day d-1 (and so after every earlier day's upstream), so
-    parallel one-day runs on a DuckLake give the rows a serial run gives.
+    It is the barrier a backfill needs: these days run once every day of ``key`` in the backfill is written, so
+    parallel one-day runs on a DuckLake read what a serial run reads (a job run of one day is not held back).
     """
-    return dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
-
-
-def this_and_previous_day(key: dg.AssetKey) -> dg.AssetDep:
-    """A dependency on days d-1 and d of ``key`` (an asset whose day d reads its upstream's previous day too)."""
-    return dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0))
+    return dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping())
 
 
 def daily_asset(

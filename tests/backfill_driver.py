@@ -1,8 +1,8 @@
 """Drive a real Dagster asset backfill to its end: the backfill daemon's and the run queue's own iterations.
 
 The runs are launched by the instance's run launcher into real run-worker processes of a real code server; only
-the daemons' sleeps are skipped (the backfill daemon waits a fixed 30 s between iterations, and every windowed day
-of a DuckLake backfill needs one more iteration). Used by the DuckLake backfill test and bench/bench_backfill.py.
+the daemons' sleeps are skipped (the backfill daemon waits a fixed 30 s between iterations). Used by the DuckLake
+backfill test and bench/bench_backfill.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.workspace.context import WorkspaceProcessContext
@@ -21,6 +22,7 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
+from mca_assets.partitions import daily_partitions
 from tests.conftest import REPO
 
 log = logging.getLogger("mca.backfill_driver")
@@ -55,17 +57,20 @@ def run_backfill(
 ) -> BackfillOutcome:
     """Submit an asset backfill of ``selection`` over ``partitions`` and iterate the daemons until it ends."""
     instance = workspace.instance
-    asset_graph = workspace.create_request_context().asset_graph
+    # exactly these days of these assets (the UI's "partitions per asset" launch); from_asset_partitions would also
+    # follow every partition mapping downstream, and an every-day dependency maps to every day since the start
+    subset = AssetGraphSubset(
+        partitions_subsets_by_asset_key={
+            key: daily_partitions.subset_with_partition_keys(list(partitions)) for key in selection
+        }
+    )
     instance.add_backfill(
-        PartitionBackfill.from_asset_partitions(
+        PartitionBackfill.from_asset_graph_subset(
             backfill_id=backfill_id,
-            asset_graph=asset_graph,
-            partition_names=list(partitions),
-            asset_selection=list(selection),
             backfill_timestamp=time.time(),
             tags=dict(tags or {}),
             dynamic_partitions_store=instance,
-            all_partitions=False,
+            asset_graph_subset=subset,
             title=None,
             description=None,
             run_config=None,

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import BACKFILL, WRITER_POOL, partition_dates, preview, previous_day, warehouse_connection
+from mca_assets.common import BACKFILL, WRITER_POOL, every_day, partition_dates, preview, warehouse_connection
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.partitions import daily_partitions
 from mca_core.cutoffs import HORIZONS
@@ -45,11 +45,11 @@ def _image_md(svg: str) -> dg.MetadataValue:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(SCOREBOARD_KEY, deps=[CUTOFFS_KEY, previous_day(SCOREBOARD_KEY)],
+        dg.AssetSpec(SCOREBOARD_KEY, deps=[every_day(CUTOFFS_KEY)],
                      group_name="calibration", kinds={"duckdb", "polars"},
                      owners=["team:research"], description="Brier (bootstrap interval over events), log loss, ECE, "
                      "debiased ECE, Murphy decomposition, logistic slope/intercept by window, horizon, segment."),
-        dg.AssetSpec(BINS_KEY, deps=[CUTOFFS_KEY], group_name="calibration", kinds={"duckdb", "polars"},
+        dg.AssetSpec(BINS_KEY, deps=[every_day(CUTOFFS_KEY)], group_name="calibration", kinds={"duckdb", "polars"},
                      owners=["team:research"], description="Reliability diagram points with Wilson intervals."),
     ],
     partitions_def=daily_partitions,

@@ -13,9 +13,9 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.checklib import non_empty_spec
 from mca_assets.common import (
     daily_asset,
+    every_day,
     partition_dates,
     preview,
-    this_and_previous_day,
     warehouse_connection,
     write_days,
     written_result,
@@ -32,7 +32,7 @@ FEATURES_KEY = dg.AssetKey(["core", "features"])
     FEATURES_KEY,
     group="features",
     description="Returns, volatility, volume velocity, open-interest change, time to expiry, liquidity, spread.",
-    deps=[this_and_previous_day(SNAPSHOTS_KEY)],
+    deps=[every_day(SNAPSHOTS_KEY)],
     owners=["team:research"],
     check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
 )

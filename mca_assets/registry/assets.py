@@ -13,9 +13,9 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.common import (
     BACKFILL,
     WRITER_POOL,
+    every_day,
     partition_dates,
     preview,
-    previous_day,
     warehouse_connection,
 )
 from mca_assets.normalize.assets import MARKETS_KEY
@@ -34,12 +34,12 @@ def _sql(name: str) -> str:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            REGISTRY_KEY, deps=[MARKETS_KEY, previous_day(REGISTRY_KEY)],
+            REGISTRY_KEY, deps=[every_day(MARKETS_KEY)],
             group_name="registry", kinds={"duckdb"}, owners=["team:data"],
             description="Latest identity of every market ever seen (ids, slug, question, tokens), first/last day seen.",
         ),
         dg.AssetSpec(
-            CHANGES_KEY, deps=[MARKETS_KEY], group_name="registry", kinds={"duckdb"}, owners=["team:data"],
+            CHANGES_KEY, deps=[every_day(MARKETS_KEY)], group_name="registry", kinds={"duckdb"}, owners=["team:data"],
             description="Tracked fields (slug, question, category, ids) that changed, with old and new values.",
         ),
     ],

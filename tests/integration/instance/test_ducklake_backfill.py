@@ -106,7 +106,7 @@ def serial_hashes(sandbox: RunningSandbox, days: list[date], tmp_path_factory: p
     return table_hashes(settings.warehouse_target(), days)
 
 
-@pytest.mark.timeout(1800)  # 8 days of ~4 runs each (a process per run) on 2 shared cores: 8-15 min
+@pytest.mark.timeout(1800)  # 16 runs (a process each) on 2 shared cores
 def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
     sandbox: RunningSandbox,
     days: list[date],
@@ -167,8 +167,8 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
             assert outcome.status == BulkActionStatus.COMPLETED_SUCCESS, (outcome.status, outcome.failed)
             assert outcome.failed == []
             runs = [r.dagster_run for r in outcome.runs]
-            # one run per day for the day-local graph, then the days of the windowed assets in order
-            assert len(runs) >= DAYS
+            # per day: a run of the day-local graph, then (once every day's is written) one of the windowed assets
+            assert DAYS < len(runs) <= 3 * DAYS
             starts = [r.tags["dagster/asset_partition_range_start"] for r in runs]
             assert starts == [r.tags["dagster/asset_partition_range_end"] for r in runs]  # one day per run
             assert set(starts) == {d.isoformat() for d in days}

@@ -6,7 +6,6 @@ The graph grows stage by stage (one folder per stage under ``mca_assets/``); thi
 from __future__ import annotations
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from mca_assets.alerts import assets as alerts_assets
 from mca_assets.alerts import checks as alerts_checks
@@ -43,7 +42,7 @@ from mca_assets.subgraph import checks as subgraph_checks
 from mca_assets.trust import assets as trust_assets
 from mca_assets.trust import checks as trust_checks
 from mca_resources.dagster_resources import MethodsResource, PolymarketResource, TollamaResource, TrustResource
-from mca_resources.dagster_storage import StorageResource
+from mca_resources.dagster_storage import StorageResource, WarehouseResource
 from mca_resources.settings import Settings, get_settings
 from mca_resources.threads import limit_blas_threads
 from mca_sensors.alerts import alert_delivery, build_alert_sensor
@@ -67,7 +66,7 @@ CHECK_MODULES = [
 def resources_for(settings: Settings) -> dict[str, object]:
     """The resources of a deployment (tests build them for a temporary data directory and the sandbox)."""
     return {
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "warehouse": WarehouseResource.from_target(settings.warehouse_target()),
         "storage": StorageResource(data_dir=str(settings.data_dir)),
         "polymarket": PolymarketResource.from_settings(settings),
         "tollama": TollamaResource(url=settings.tollama_url),
@@ -86,8 +85,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=[daily_schedule, forecasts_assets.intraday_schedule],
         sensors=[build_realtime_sensor(settings), build_reaper_sensor(settings), build_alert_sensor(settings)],
         resources=resources_for(settings),
-        # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
-        # (reaping dead runs first, and waiting for pool slots without spinning or ignoring SIGTERM)
+        # a process per step costs seconds per step, and parallelism comes from partitions (one run per day on a
+        # DuckLake, docs/decisions.md): run steps in-process, reaping dead runs first and waiting for pool slots
+        # without spinning or ignoring SIGTERM
         executor=guarded_in_process_executor,
     )
 

@@ -16,6 +16,7 @@ from mca_core.alert_params import SEVERITIES, AlertConfig
 from mca_core.cutoffs import HORIZONS
 from mca_core.drift import DriftThresholds
 from mca_core.segments import LiquidityEdges
+from mca_resources.warehouse_target import WarehouseTarget, parse_target
 
 GOLDSKY_SUBGRAPHS = "https://api.goldsky.com/api/public/project_cl6mb8i9h0003e201j6li0diw/subgraphs"
 
@@ -25,6 +26,10 @@ class Settings:
     """Every knob of the platform in one place; the env var of field ``x`` is ``MCA_X``."""
 
     data_dir: Path = Path("./data")
+    # where the warehouse lives (mca_resources.warehouse_target): empty = duckdb:<data_dir>/warehouse.duckdb, or
+    # ducklake:sqlite:<path> | ducklake:postgres:<libpq dsn>, with the lake's Parquet files under lake_data_path
+    warehouse: str = ""
+    lake_data_path: str = ""  # empty: <data_dir>/lake/ (production: an object-store URL the lake can write)
     gamma_url: str = "https://gamma-api.polymarket.com"
     clob_url: str = "https://clob.polymarket.com"
     ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
@@ -104,6 +109,7 @@ class Settings:
     alert_run_jobs: str = "daily_job"  # comma-separated jobs whose failed runs raise an alert
 
     def __post_init__(self) -> None:
+        self.warehouse_target()
         self.liquidity_edges()
         self.max_staleness()
         self.alert_config()
@@ -140,6 +146,9 @@ class Settings:
             self.drift_coverage_n_min,
             self.drift_coverage_min_markets,
         )
+
+    def warehouse_target(self) -> WarehouseTarget:
+        return parse_target(self.warehouse, self.data_dir, self.lake_data_path)
 
     @property
     def warehouse_path(self) -> Path:

@@ -23,6 +23,7 @@ from mca_resources.http import HttpUpstream, RetryPolicy
 from mca_resources.settings import Settings, get_settings
 from mca_resources.tollama import TollamaClient
 from mca_serving.auth import AuthGuard, load_token_digests
+from mca_serving.calibration_metrics import CalibrationCollector
 from mca_serving.controllers.forecast import ForecastController
 from mca_serving.controllers.read import MarketsController, ScoreboardController
 from mca_serving.controllers.system import MetricsController, SystemController
@@ -35,7 +36,8 @@ UPSTREAM_CONCURRENCY = 64
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     metrics = ServiceMetrics()
-    reader = WarehouseReader(settings.warehouse_path)
+    reader = WarehouseReader(settings.warehouse_target())
+    metrics.registry.register(CalibrationCollector(reader.query))  # mca_calibration_* for the alert rules
     conformal = ConformalStates(reader.query, settings.tsfm_conformal_refresh_s)
     forecaster = Forecaster(settings, None, metrics, conformal)  # raises LicenseError on a forbidden model
     auth = AuthGuard(

@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.checklib import non_empty_spec
 from mca_assets.common import (
     daily_asset,
+    every_day,
     partition_dates,
     preview,
     warehouse_connection,
@@ -31,7 +32,7 @@ FEATURES_KEY = dg.AssetKey(["core", "features"])
     FEATURES_KEY,
     group="features",
     description="Returns, volatility, volume velocity, open-interest change, time to expiry, liquidity, spread.",
-    deps=[SNAPSHOTS_KEY],
+    deps=[every_day(SNAPSHOTS_KEY)],
     owners=["team:research"],
     check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
 )

@@ -30,11 +30,16 @@ def run(tmp_path_factory: pytest.TempPathFactory):
 
 def test_alerts_find_the_price_episodes_above_a_floor(run):
     quality = run.price_episodes
-    assert run.inputs["bands"] > 0 and run.inputs["trust_rows"] > 0
-    assert quality.episodes >= 5 and quality.alerts >= 5
-    assert quality.precision is not None and quality.precision >= 0.2
-    assert quality.recall is not None and quality.recall >= 0.2
-    assert quality.median_delay_s is not None and 0 <= quality.median_delay_s <= 6 * 3600
+    assert run.inputs["bands"] > 0
+    assert run.inputs["trust_rows"] > 0
+    assert quality.episodes >= 5
+    assert quality.alerts >= 5
+    assert quality.precision is not None
+    assert quality.precision >= 0.2
+    assert quality.recall is not None
+    assert quality.recall >= 0.2
+    assert quality.median_delay_s is not None
+    assert 0 <= quality.median_delay_s <= 6 * 3600
 
 
 def test_the_scores_are_those_of_the_definition(run):

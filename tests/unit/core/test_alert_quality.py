@@ -39,7 +39,8 @@ def test_scores_match_the_slow_definition(tol):
     )
     right, found, median = slow_quality(alerts, episodes, tol)
     assert (got.alerts, got.alerts_right, got.episodes, got.episodes_found) == (300, right, 40, found)
-    assert 0 < right < 300 and 0 < found < 40
+    assert 0 < right < 300
+    assert 0 < found < 40
     assert got.precision == pytest.approx(right / 300)
     assert got.recall == pytest.approx(found / 40)
     assert got.median_delay_s == pytest.approx(median)
@@ -48,10 +49,16 @@ def test_scores_match_the_slow_definition(tol):
 def test_an_alert_in_two_overlapping_episodes_counts_once_and_finds_both():
     alerts = pl.DataFrame({"market_id": ["a", "a", "b"], "ts": [150, 5000, 150]})
     episodes = pl.DataFrame(
-        {"episode_id": ["1", "2", "3"], "market_id": ["a", "a", "c"], "start_ts": [100, 120, 100], "end_ts": [200, 300, 200]}
+        {
+            "episode_id": ["1", "2", "3"],
+            "market_id": ["a", "a", "c"],
+            "start_ts": [100, 120, 100],
+            "end_ts": [200, 300, 200],
+        }
     )
     got = alert_quality(alerts, episodes)
     assert (got.alerts_right, got.episodes_found, got.median_delay_s) == (1, 2, 40.0)
-    assert got.precision == pytest.approx(1 / 3) and got.recall == pytest.approx(2 / 3)
+    assert got.precision == pytest.approx(1 / 3)
+    assert got.recall == pytest.approx(2 / 3)
     empty = alert_quality(alerts.clear(), episodes)
     assert (empty.precision, empty.recall, empty.median_delay_s) == (None, 0.0, None)

@@ -49,4 +49,4 @@ def main(markets: int = 1500, seed: int = 5, day: date = date(2026, 10, 20)) -> 
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    main(*(int(a) for a in sys.argv[1:3]))  # markets, seed

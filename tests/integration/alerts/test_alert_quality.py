@@ -19,7 +19,7 @@ DAY = date(2026, 10, 20)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
-    box = start_sandbox(markets=800, seed=5, manipulation_rate=4.0)
+    box = start_sandbox(markets=600, seed=5, manipulation_rate=4.0)
     settings = settings_for(box, tmp_path_factory.mktemp("data"))
     try:
         with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as instance:

@@ -46,7 +46,10 @@ def features(
             snapshots = read_frame(
                 conn,
                 "SELECT dt, market_id, ts, p_yes, best_bid, best_ask, volume_usd, open_interest_usd, liquidity_usd, "
-                "end_ts FROM core.market_snapshots WHERE dt BETWEEN ? AND ?",
+                "end_ts FROM core.market_snapshots WHERE dt BETWEEN ? AND ? "
+                # the day before's close-of-day row stands at 00:00 of dt, where dt may have its own first point:
+                # the day's own row wins
+                "QUALIFY row_number() OVER (PARTITION BY market_id, ts ORDER BY dt DESC) = 1",
                 [dt - timedelta(days=1), dt],
             )
             built = build_features(snapshots, config)

@@ -1,7 +1,8 @@
 """The Litestar app factory: settings read once, guards built once, the lifespan owns the tollama HTTP client.
 
-Start-up fails (before serving anything) on a token file with a placeholder or short token and on a production
-configuration that names a research-only or unknown model.
+Start-up fails (before serving anything) on a token file with a placeholder or short token or open to group or
+others, and on a production configuration that names a research-only or unknown model. Every route goes through
+`policy.RequestPolicy` (address rate limit, query parameters checked); every 5xx is logged with a request id.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from mca_serving.auth import AuthGuard, load_token_digests
 from mca_serving.controllers.forecast import ForecastController
 from mca_serving.controllers.read import MarketsController, ScoreboardController
 from mca_serving.controllers.system import MetricsController, SystemController
+from mca_serving.errors import SERVER_ERROR_STATUSES, server_error_handler
 from mca_serving.openapi import close_nested_objects
+from mca_serving.policy import RequestPolicy
 from mca_serving.warehouse_reader import WarehouseReader
 
 UPSTREAM_CONCURRENCY = 64
@@ -44,6 +47,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         per_address=KeyedTokenBuckets(settings.tsfm_anon_rate_per_min / 60.0, max(1, settings.tsfm_rate_burst // 2)),
         metrics=metrics,
     )
+    policy = RequestPolicy(
+        KeyedTokenBuckets(settings.read_rate_per_min / 60.0, settings.read_rate_burst), metrics=metrics
+    )
+    on_server_error = server_error_handler(metrics)
 
     async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         # a plain function: Litestar deep-copies route handlers, and the guard's state must stay shared
@@ -76,6 +83,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Router("/", route_handlers=[ForecastController], guards=[guard]),
         ],
         lifespan=[lifespan],
+        before_request=policy,
+        exception_handlers=dict.fromkeys(SERVER_ERROR_STATUSES, on_server_error),
         request_max_body_size=settings.tsfm_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="mca",
@@ -85,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     close_nested_objects(app.openapi_schema)
+    policy.bind(app)
     # set after construction: Litestar deep-copies an initial state mapping, and these hold locks and clients
     app.state.forecaster, app.state.metrics, app.state.reader = forecaster, metrics, reader
     return app

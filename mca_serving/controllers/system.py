@@ -11,6 +11,7 @@ from litestar.datastructures import State
 
 from mca_resources.forecasting.forecaster import Forecaster
 from mca_resources.forecasting.metrics import ServiceMetrics
+from mca_serving.policy import NO_RATE_LIMIT
 
 TOLLAMA_PROBE_TIMEOUT_S = 0.5
 
@@ -22,8 +23,10 @@ class HealthOut(msgspec.Struct):
 class ReadyOut(msgspec.Struct):
     status: Literal["ready"]
     tollama: Literal["ok", "unreachable"]
-    circuit: str
-    degradation_mode: str
+    circuit: str  # the worst shared breaker of the served models
+    degradation_mode: str  # the worst mode of the served models
+    circuits: dict[str, str]  # model -> its shared breaker's state
+    degradation_modes: dict[str, str]  # model -> its mode
     conformal_methods: list[str]
     models: list[str]
 
@@ -31,7 +34,7 @@ class ReadyOut(msgspec.Struct):
 class SystemController(Controller):
     tags = ("system",)
 
-    @get("/health", operation_id="Health", security=[])
+    @get("/health", operation_id="Health", security=[], opt=NO_RATE_LIMIT)
     async def health(self) -> HealthOut:
         return HealthOut(status="ok")
 
@@ -47,11 +50,16 @@ class SystemController(Controller):
                 tollama = "ok"
             except Exception:  # any failure means "not reachable now"; /ready itself must not fail
                 tollama = "unreachable"
+        guards = forecaster.model_guards.values()
+        circuits = {g.model: g.breakers.shared.state for g in guards}
+        modes = {g.model: g.degradation.mode() for g in guards}
         return ReadyOut(
             status="ready",
             tollama=tollama,
-            circuit=forecaster.breaker.state.value,
-            degradation_mode=forecaster.degradation.mode().value,
+            circuit=max(circuits.values(), key=lambda state: state.gauge).value,
+            degradation_mode=max(modes.values(), key=lambda mode: mode.level).value,
+            circuits={model: state.value for model, state in circuits.items()},
+            degradation_modes={model: mode.value for model, mode in modes.items()},
             conformal_methods=sorted(forecaster.conformal.states),
             models=list(forecaster.models),
         )
@@ -60,10 +68,11 @@ class SystemController(Controller):
 class MetricsController(Controller):
     include_in_schema = False
 
-    @get("/metrics", operation_id="Metrics")
+    @get("/metrics", operation_id="Metrics", opt=NO_RATE_LIMIT)
     async def metrics(self, state: State) -> Response[bytes]:
         metrics: ServiceMetrics = state.metrics
         forecaster: Forecaster = state.forecaster
-        metrics.circuit_state.set(forecaster.breaker.state.gauge)
-        metrics.degradation_mode.set(forecaster.degradation.mode().level)
+        for guards in forecaster.model_guards.values():
+            metrics.circuit_state.labels(model=guards.model).set(guards.breakers.shared.state.gauge)
+            metrics.degradation_mode.labels(model=guards.model).set(guards.degradation.mode().level)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -14,6 +14,7 @@ from litestar import Litestar
 from mca_resources.settings import Settings
 from mca_serving.app import create_app
 from tests.conftest import RunningSandbox, start_sandbox
+from tests.integration.serving.servinglib import token_file
 
 MODELS = "sandbox-quantile,sandbox-crossing,sandbox-missing,sandbox-nan,sandbox-slow,mock"
 
@@ -32,9 +33,14 @@ def token() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, token: str, tollama_box: RunningSandbox) -> Settings:
-    tokens = tmp_path / "tokens"
-    tokens.write_text(f"# identity:token\nalice:{token}\n")
+def bob_token() -> str:
+    """A second identity's token, for what one client's requests must not do to another's."""
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, token: str, bob_token: str, tollama_box: RunningSandbox) -> Settings:
+    tokens = token_file(tmp_path / "tokens", f"# identity:token\nalice:{token}\nbob:{bob_token}\n")
     tollama_box.faults.set_rules([])
     return Settings(
         data_dir=tmp_path / "data",

@@ -115,6 +115,8 @@ class DegradationMonitor:
 
     def _update(self, now: float) -> Mode:
         self._expire(now)
+        if self._failures == 0 and self._mode is Mode.NORMAL:  # nothing can move it: skip the rate
+            return self._mode
         p = self.policy
         rate, n = self._rate()
         if n < p.min_samples:

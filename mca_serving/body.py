@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 JSON_MEDIA_TYPE = "application/json"
+_COMMON_JSON = frozenset({JSON_MEDIA_TYPE, "application/json; charset=utf-8", "application/json; charset=UTF-8"})
 ROOT_KEY = "data"  # Litestar's name for the body as a whole in validation errors
 
 
@@ -37,6 +38,8 @@ class UnsupportedMediaType(ClientException):
 
 def is_json(content_type: str) -> bool:
     """``application/json`` with no parameter but ``charset=utf-8`` (JSON is UTF-8, RFC 8259 §8.1)."""
+    if content_type in _COMMON_JSON:  # what clients send, without parsing
+        return True
     media_type, *parameters = content_type.split(";")
     if media_type.strip().lower() != JSON_MEDIA_TYPE:
         return False

@@ -178,6 +178,8 @@ class IdentityBreakers:
     def allow(self, identity: str) -> bool:
         """May a call for ``identity`` go upstream now? A probe is taken only when both breakers admit the call."""
         own = self._breaker_of(identity)
+        if own.state is BreakerState.CLOSED and self.shared.state is BreakerState.CLOSED:
+            return True
         if not (own.would_allow() and self.shared.would_allow()):
             return False
         own.allow()

@@ -21,26 +21,38 @@ from mca_resources.settings import Settings
 
 
 class TimedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header-read and a body-read deadline per request."""
+    """uvicorn's httptools protocol with a header-read and a body-read deadline per request.
+
+    A deadline is a timestamp moved at each phase of a request; one timer per connection checks it and re-arms
+    itself for the current deadline, so a keep-alive connection costs no timer call per request (timer calls are a
+    measurable share of a ~300 µs request).
+    """
 
     header_timeout_s: ClassVar[float] = 10.0
     body_timeout_s: ClassVar[float] = 30.0
-    _read_deadline: asyncio.TimerHandle | None = None
+    _deadline: float | None = None  # loop time by which the current phase must be read; None while the app answers
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at = 0.0
 
     def _arm(self, seconds: float) -> None:
-        if self._read_deadline is not None:
-            self._read_deadline.cancel()
-        self._read_deadline = self.loop.call_later(seconds, self._read_timed_out)
+        self._deadline = deadline = self.loop.time() + seconds
+        if self._timer is not None and self._timer_at <= deadline:
+            return  # the pending check comes first and will re-arm for this deadline
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at, self._timer = deadline, self.loop.call_at(deadline, self._check)
 
     def _disarm(self) -> None:
-        if self._read_deadline is not None:
-            self._read_deadline.cancel()
-            self._read_deadline = None
+        self._deadline = None  # a pending check finds nothing to enforce and stops
 
-    def _read_timed_out(self) -> None:
-        self._read_deadline = None
-        if not self.transport.is_closing():
+    def _check(self) -> None:
+        self._timer = None
+        if self._deadline is None or self.transport.is_closing():
+            return
+        if self.loop.time() >= self._deadline:
             self.transport.close()
+        else:
+            self._timer_at, self._timer = self._deadline, self.loop.call_at(self._deadline, self._check)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -48,6 +60,8 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:

@@ -186,7 +186,7 @@ class Forecaster:
         return _Route("baseline", "baseline", name, raw, "none", "bypass", reason)
 
     @staticmethod
-    def cache_key(req: ForecastIn, model: str) -> str:
+    def _cache_key(req: ForecastIn, model: str) -> str:
         """Digest of the whole request with the model resolved, except what cannot change the model's answer:
         ``market_id`` and ``as_of_ts`` (labels), ``liquidity_bucket`` (it picks the conformal group, applied after
         the cache, and ``LOW`` never reaches the model)."""
@@ -202,7 +202,7 @@ class Forecaster:
     async def _model_route(
         self, req: ForecastIn, prepared: PreparedSeries, mode: Mode, model: str, guards: ModelGuards, identity: str
     ) -> _Route:
-        key = self.cache_key(req, model)
+        key = self._cache_key(req, model)
         hit = self.cache.lookup(key)
         self.metrics.child(self.metrics.cache_lookups, hit.freshness if hit else "miss").inc()
         if hit is not None and hit.freshness == "fresh":

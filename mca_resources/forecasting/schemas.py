@@ -83,6 +83,8 @@ class ModelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ] = {}
 
     def __post_init__(self) -> None:
+        if self.model_name is None and self.model_version is None:  # our spelling: nothing to fold
+            return
         for ours, seeds in (("name", "model_name"), ("version", "model_version")):
             given, alias = getattr(self, ours), getattr(self, seeds)
             if given is not None and alias is not None and given != alias:

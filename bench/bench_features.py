@@ -36,7 +36,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from mca_core.features import FEATURE_COLUMNS, build_features
+from mca_core.features import FEATURE_COLUMNS, FeatureConfig, build_features
+from mca_resources.settings import Settings
+
+CONFIG = FeatureConfig(liquidity=Settings().liquidity_edges())
 
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 HOUR_US = 3_600_000_000
@@ -236,7 +239,7 @@ def main() -> None:
 
     gc.collect()
     resident, peak_before = current_rss_mb(), peak_rss_mb()
-    polars_s, _ = best_time(lambda: build_features(snapshots), args.repeats)
+    polars_s, _ = best_time(lambda: build_features(snapshots, CONFIG), args.repeats)
     polars_peak = peak_rss_mb()
     best = f"best of {args.repeats}"
     print(f"polars  build_features   {n:>12,} rows  {polars_s:8.2f} s  {n / polars_s:>13,.0f} rows/s  ({best})")
@@ -248,7 +251,7 @@ def main() -> None:
     sample = snapshots if args.pandas_rows is None else whole_market_sample(snapshots, args.pandas_rows, args.points)
     m = sample.height
     sample_pd = sample.to_pandas()
-    polars_sample_s, polars_sample_out = best_time(lambda: build_features(sample), args.repeats)
+    polars_sample_s, polars_sample_out = best_time(lambda: build_features(sample, CONFIG), args.repeats)
     pandas_s, pandas_out = best_time(lambda: pandas_features(sample_pd), 1)
     sample_rate = m / polars_sample_s
     print(f"polars  build_features   {m:>12,} rows  {polars_sample_s:8.2f} s  {sample_rate:>13,.0f} rows/s  ({best})")

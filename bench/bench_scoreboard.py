@@ -12,6 +12,9 @@ specification in ``mca_core.metrics.poisson_weights`` reimplemented here, and ga
 The builder runs three times first (the first run is reported as "cold", the best of the other two as "warm"),
 then the reference once (~40 s, long enough to be its own warm-up). The script prints rows/s of both, the ratios,
 and the largest absolute differences between the two outputs.
+
+Then the BLAS-threads figure (issue 12): the builder with BLAS capped at 1 thread (what the code location sets,
+``MCA_BLAS_THREADS``) and at 2, each quiet and with another process spinning on one core, best of two each.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ from sklearn.metrics import brier_score_loss, log_loss
 from mca_core.cutoffs import HORIZONS
 from mca_core.scoreboard import DEFAULT_WINDOWS, build_scoreboard
 from mca_core.segments import liquidity_bucket, tte_bucket, volume_bucket
+from mca_resources.settings import Settings
+from mca_resources.threads import limit_blas_threads
+
+EDGES = Settings().liquidity_edges()
 
 AS_OF = date(2026, 2, 4)
 N_BOOT = 200
@@ -71,7 +78,7 @@ def synth(rows: int, seed: int = 0) -> pl.DataFrame:
         "p_yes",
         "y",
         "category",
-        liquidity_bucket("volume_usd"),
+        liquidity_bucket("volume_usd", EDGES),
         "volume_usd",
     )
 
@@ -162,8 +169,39 @@ def _reference_group(g: pd.DataFrame, weights: pd.DataFrame) -> dict[str, float]
     return row
 
 
+def _spin(stop: float) -> None:
+    while time.perf_counter() < stop:
+        pass
+
+
+def blas_threads_figure(frame: pl.DataFrame) -> None:
+    """Best of two builder runs per (BLAS threads, another process busy or not)."""
+    import multiprocessing
+
+    for threads in (1, 2):
+        limit_blas_threads(threads)
+        for loaded in (False, True):
+            hog = None
+            if loaded:
+                hog = multiprocessing.get_context("spawn").Process(target=_spin, args=(time.perf_counter() + 600,))
+                hog.start()
+            try:
+                best = math.inf
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    build_scoreboard(frame, AS_OF, n_boot=N_BOOT, seed=SEED)
+                    best = min(best, time.perf_counter() - t0)
+            finally:
+                if hog is not None:
+                    hog.terminate()
+                    hog.join()
+            state = "one core busy" if loaded else "quiet"
+            print(f"BLAS threads {threads}, {state:13s}: {best:6.2f} s")
+
+
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    limit_blas_threads(Settings().blas_threads)  # as in a run
     frame = synth(rows)
     build_scoreboard(frame.head(2000), AS_OF, n_boot=N_BOOT)  # warm-up
     # ours first (the reference leaves BLAS/OpenMP worker threads spinning that slow a multithreaded run after it):
@@ -208,6 +246,7 @@ def main() -> None:
         nan_mismatch = int((np.isfinite(a) != np.isfinite(b)).sum())
         diff = float(np.abs(a[both] - b[both]).max()) if both.any() else 0.0
         print(f"  max |diff| {name:14s} {diff:.3e}  (NaN mismatches: {nan_mismatch})")
+    blas_threads_figure(frame)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ the realtime job of `mca_sensors` writes the warehouse too.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -111,6 +112,40 @@ def write_days(warehouse: DuckDBResource, table: str, frames: dict[date, pl.Data
     return written
 
 
+class Progress:
+    """Progress of a long fetch in the run log: done / total, rate and ETA, at most every ``every_s`` seconds."""
+
+    def __init__(self, log: Callable[[str], None], what: str, total: int, unit: str, every_s: float = 5.0) -> None:
+        self.log, self.what, self.total, self.unit, self.every_s = log, what, total, unit, every_s
+        self.done = 0
+        self._started = self._logged = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._logged >= self.every_s or self.done >= self.total:
+            self._logged = now
+            self.log(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max(1e-9, (now or time.monotonic()) - self._started)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (
+            f"{self.what}: {self.done:,}/{self.total:,} {self.unit} ({self.done / max(1, self.total):.0%}), "
+            f"{rate:,.0f} {self.unit}/s, ETA {eta:,.0f} s"
+        )
+
+
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 significant digits (a metric's 16th digit is noise to a reader), text cut at 40."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)[:40]
+
+
 def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     """A markdown preview of the first rows, for the asset's materialization page."""
     if frame.is_empty():
@@ -118,5 +153,5 @@ def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     head = frame.head(rows)
     cols = head.columns
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join("" if v is None else str(v)[:40] for v in row) + " |" for row in head.iter_rows()]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in head.iter_rows()]
     return dg.MetadataValue.md("\n".join(lines))

@@ -24,6 +24,8 @@ from mca_assets.ingest import assets as ingest_assets
 from mca_assets.jobs import daily_job, daily_schedule
 from mca_assets.labels import assets as labels_assets
 from mca_assets.labels import checks as labels_checks
+from mca_assets.live import assets as live_assets
+from mca_assets.live import checks as live_checks
 from mca_assets.normalize import assets as normalize_assets
 from mca_assets.normalize import checks as normalize_checks
 from mca_assets.realtime import assets as realtime_assets
@@ -34,22 +36,24 @@ from mca_assets.snapshots import assets as snapshots_assets
 from mca_assets.snapshots import checks as snapshots_checks
 from mca_assets.subgraph import assets as subgraph_assets
 from mca_assets.subgraph import checks as subgraph_checks
-from mca_resources.dagster_resources import PolymarketResource, TollamaResource
+from mca_resources.dagster_resources import MethodsResource, PolymarketResource, TollamaResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
+from mca_resources.threads import limit_blas_threads
 from mca_sensors.jobs import realtime_capture
+from mca_sensors.reaper import build_reaper_sensor, guarded_in_process_executor
 from mca_sensors.sensor import build_realtime_sensor
 
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
     calibration_intervals, calibration_drift,
-    realtime_assets, forecasts_assets,
+    realtime_assets, live_assets, forecasts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
     cutoff_checks, features_checks, calibration_checks,
-    realtime_checks, forecasts_checks,
+    realtime_checks, live_checks, forecasts_checks,
 ]  # fmt: skip
 
 
@@ -60,20 +64,23 @@ def resources_for(settings: Settings) -> dict[str, object]:
         "storage": StorageResource(data_dir=str(settings.data_dir)),
         "polymarket": PolymarketResource.from_settings(settings),
         "tollama": TollamaResource(url=settings.tollama_url),
+        "methods": MethodsResource.from_settings(settings),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
+    limit_blas_threads(settings.blas_threads)
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],
-        jobs=[daily_job, realtime_capture, forecasts_assets.forecast_job],
-        schedules=[daily_schedule, forecasts_assets.forecast_schedule],
-        sensors=[build_realtime_sensor(settings)],
+        jobs=[daily_job, realtime_capture, forecasts_assets.intraday_job],
+        schedules=[daily_schedule, forecasts_assets.intraday_schedule],
+        sensors=[build_realtime_sensor(settings), build_reaper_sensor(settings)],
         resources=resources_for(settings),
         # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
-        executor=dg.in_process_executor,
+        # (reaping dead runs first, and waiting for pool slots without spinning or ignoring SIGTERM)
+        executor=guarded_in_process_executor,
     )
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import httpx
 
 REPO_FILES = Path(__file__).resolve().parents[1]
@@ -32,8 +35,11 @@ def start_sandbox(
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start ``mca sandbox`` as a child process and return it with the URLs from its READY line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # a live clock: the venue's present is the wall clock's, so the intraday refresh and the capture see it move;
+    # the world runs 30 days past today so the demo keeps live markets
+    end = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     cmd = [sys.executable, "-m", "mca_sandbox.cli", "--host", host, "--port", str(port), "--seed", str(seed),
-           "--markets", str(markets)]  # fmt: skip
+           "--markets", str(markets), "--clock", "live", "--end", end]  # fmt: skip
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
@@ -68,24 +74,99 @@ REALTIME_DEMO_ENV = {
 }
 
 
-def backfill(days: list[date]) -> None:
-    """Materialize the daily job for each day, in this process, recorded in the instance (visible in the UI)."""
-    import dagster as dg
+#: The tables whose row counts the progress line shows, with their short names.
+PROGRESS_TABLES = {
+    "core/markets": "markets",
+    "core/resolutions": "resolved",
+    "core/price_history": "price points",
+    "core/cutoff_snapshots": "cutoffs",
+    "calib/scoreboard": "scoreboard rows",
+}
+#: The console logger of every demo run: warnings and errors only; everything else goes to the log file.
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
+
+def day_summary(result: dg.ExecuteInJobResult) -> str:
+    """One line for a day: rows of the main tables and the checks that did not pass (with their severity)."""
+    rows: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        key = materialization.asset_key.to_user_string()
+        if key in PROGRESS_TABLES and "rows" in materialization.metadata:
+            rows[PROGRESS_TABLES[key]] = int(materialization.metadata["rows"].value)
+    counts = ", ".join(f"{n:,} {name}" for name, n in rows.items())
+    evaluations = result.get_asset_check_evaluations()
+    failed = [e for e in evaluations if not e.passed]
+    checks = f"checks {len(evaluations) - len(failed)}/{len(evaluations)} passed"
+    if failed:
+        names = ", ".join(f"{e.asset_key.to_user_string()}:{e.check_name} ({e.severity.value})" for e in failed)
+        checks += f"; failed: {names}"
+    return f"{counts}; {checks}"
+
+
+def write_run_log(instance: dg.DagsterInstance, run_id: str, log_path: Path) -> None:
+    """Every event of the run (what the console no longer shows), appended to ``log_path``."""
+    with log_path.open("a") as log:
+        for entry in instance.all_logs(run_id):
+            moment = datetime.fromtimestamp(entry.timestamp, UTC).isoformat(timespec="milliseconds")
+            level = logging.getLevelName(entry.level)
+            log.write(f"{moment} {level:<7} {entry.step_key or '-'} {entry.message}\n")
+
+
+def backfill(days: list[date], log_path: Path) -> bool:
+    """Materialize the daily job for each day, in this process, recorded in the instance (visible in the UI).
+
+    One line per day on the console (rows and failed checks); every run's events go to ``log_path``.
+    Returns whether every day succeeded.
+    """
     from mca_assets.definitions import build_definitions
     from mca_resources.settings import settings_from_env
 
     defs = build_definitions(settings_from_env(os.environ))
     job = defs.resolve_job_def("daily_job")
     instance = dg.DagsterInstance.get()
+    tty = sys.stdout.isatty()
+    all_ok = True
     for i, day in enumerate(days, 1):
         began = time.monotonic()
-        sys.stdout.write(f"\r[{i}/{len(days)}] materializing {day} ...")
+        if tty:
+            sys.stdout.write(f"[{i}/{len(days)}] {day} materializing ...")
+            sys.stdout.flush()
+        result = job.execute_in_process(
+            partition_key=day.isoformat(), instance=instance, raise_on_error=False, run_config=QUIET_RUN
+        )
+        write_run_log(instance, result.run_id, log_path)
+        status = "ok" if result.success else f"FAILED (run {result.run_id[:8]}; see {log_path} or the UI)"
+        all_ok &= result.success
+        line = f"[{i}/{len(days)}] {day}: {status} in {time.monotonic() - began:.0f} s; {day_summary(result)}"
+        sys.stdout.write(("\r\033[K" if tty else "") + line + "\n")
         sys.stdout.flush()
-        result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
-        status = "ok" if result.success else "FAILED (see the run in the UI)"
-        sys.stdout.write(f"\r[{i}/{len(days)}] {day}: {status} in {time.monotonic() - began:.0f} s\n")
-        sys.stdout.flush()
+    return all_ok
+
+
+def intraday_refresh(log_path: Path) -> str:
+    """One intraday refresh now (the schedule repeats it every 5 minutes): the console line says what it made."""
+    from mca_assets.definitions import build_definitions
+    from mca_resources.settings import settings_from_env
+
+    defs = build_definitions(settings_from_env(os.environ))
+    instance = dg.DagsterInstance.get()
+    result = defs.resolve_job_def("intraday_refresh").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN
+    )
+    write_run_log(instance, result.run_id, log_path)
+    if not result.success:
+        return f"intraday refresh: FAILED (run {result.run_id[:8]}; see {log_path} or the UI)"
+    meta = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata  # type: ignore[union-attr]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key is not None
+    }
+    paths, bands = meta.get("core/live_paths", {}), meta.get("serving/forecast_bands", {})
+    with_path = getattr(paths.get("markets_with_path"), "value", 0)
+    forecast = getattr(bands.get("markets"), "value", 0)
+    return (f"intraday refresh: {with_path} top markets with a recent path, bands for {forecast} "
+            "(again every 5 minutes: schedule intraday_refresh_every_5m)")  # fmt: skip
 
 
 def wait_http(url: str, timeout_s: float) -> bool:
@@ -130,19 +211,34 @@ def try_forecast(service: str, token: str) -> str:
     return f"forecaster: 200 via {meta['runtime']} ({meta['model_name']}), fallback_reason={meta['fallback_reason']}"
 
 
-def how_to_try(urls: dict[str, str], service: str, token: str) -> str:
-    gamma, truth = urls["gamma"], urls["truth"]
+def write_demo_env(path: Path, urls: dict[str, str], service: str, ui: str, token: str) -> None:
+    """The demo's addresses and token as shell exports (mode 0600): ``source data/demo.env`` makes every ``sh``
+    example of the docs run against this demo as written (README.md, "Examples in the docs")."""
+    sandbox = urls["gamma"].rsplit("/gamma", 1)[0]
+    env = {
+        **{name: value for name, value in upstream_env(urls, path.parent).items() if name != "MCA_TSFM_MODELS"},
+        "MCA_SANDBOX": sandbox,
+        "MCA_TRUTH_URL": urls["truth"],
+        "MCA_SERVICE": service,
+        "MCA_UI": ui,
+        "MCA_TOKEN": token,
+    }
+    path.write_text("".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items()))
+    path.chmod(0o600)
+
+
+def how_to_try(env_path: Path) -> str:
     body = json.dumps(DEMO_REQUEST, separators=(",", ":"))
     return "\n".join(
         [
-            "Try it:",
-            f"  curl -s {service}/health",
-            f"  curl -s -X POST {service}/tsfm/forecast -H 'Authorization: Bearer {token}' "
+            f"Try it (the docs' sh examples run as written after: source {env_path}):",
+            f"  source {env_path}",
+            "  curl -s $MCA_SERVICE/health",
+            '  curl -s -X POST $MCA_SERVICE/tsfm/forecast -H "Authorization: Bearer $MCA_TOKEN" '
             f"-H 'Content-Type: application/json' -d '{body}'",
-            f"  curl -s '{gamma}/markets/keyset?limit=2&closed=false' | python3 -m json.tool | head -40",
-            f"  curl -s '{truth}/world'",
-            f"  curl -s '{urls['tollama']}/v1/health'",
-            f"  MCA_GAMMA_URL={gamma} .venv/bin/mca fetch gamma-markets --closed true --max-pages 1 | head -3",
+            '  curl -s "$MCA_GAMMA_URL/markets/keyset?limit=2&closed=false" | python3 -m json.tool | head -40',
+            "  curl -s $MCA_TRUTH_URL/world",
+            "  .venv/bin/mca fetch gamma-markets --closed true --max-pages 1 | head -3",
         ]
     )
 
@@ -176,8 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         days = [yesterday - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
         if days:
-            print(f"backfilling {len(days)} daily partitions {days[0]} .. {days[-1]} into {data_dir}")
-            backfill(days)
+            log_path = logs / "backfill.log"
+            log_path.unlink(missing_ok=True)
+            print(f"backfilling {len(days)} daily partitions {days[0]} .. {days[-1]} into {data_dir} "
+                  f"(run logs: {log_path})", flush=True)  # fmt: skip
+            backfill(days, log_path)
+            print(intraday_refresh(log_path), flush=True)
         bin_dir = Path(sys.executable).parent
         workspace = str(REPO_FILES / "workspace.yaml")
         with (logs / "dagster-webserver.log").open("w") as log:
@@ -198,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO_FILES,
             ))  # fmt: skip
         ui = f"http://{args.host}:{args.ui_port}"
+        print("starting the Dagster UI and daemon (they load the code location first: 20-60 s) and the service ...",
+              flush=True)  # fmt: skip
         up = wait_http(f"{ui}/server_info", 120)
         print(f"Dagster UI: {ui}" + ("" if up else f" (not answering yet; see {logs}/dagster-webserver.log)"))
         up = wait_http(f"{service}/health", 60)
@@ -206,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         print(try_forecast(service, token))
         window, top = os.environ["MCA_RT_WINDOW_S"], os.environ["MCA_RT_TOP_N"]
         print(f"realtime: realtime_capture_sensor captures {window} s windows of the top {top} markets into rt.bars_1m")
-        print(how_to_try(urls, service, token), flush=True)
+        env_path = data_dir / "demo.env"
+        write_demo_env(env_path, urls, service, ui, token)
+        print(how_to_try(env_path), flush=True)
         if not args.exit_after_ready:
             print("Ctrl-C stops the demo.", flush=True)
             procs[0].wait()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-#: First partition; override with MCA_PARTITIONS_START (YYYY-MM-DD) for deeper history.
-PARTITIONS_START = os.environ.get("MCA_PARTITIONS_START", "2025-01-01")
+from mca_resources.settings import get_settings
+
+#: First partition: ``MCA_PARTITIONS_START`` (YYYY-MM-DD, default in `mca_resources.settings`) for deeper history.
+PARTITIONS_START = get_settings().partitions_start
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=0)

@@ -36,7 +36,7 @@ from mca_core.conformal import (
     apply_scale,
     bands_scores,
 )
-from mca_core.intervals import interval_summary
+from mca_core.intervals import clustered_se, interval_summary
 from mca_core.metrics import stable_seed
 
 UTC_TS = pl.Datetime("us", "UTC")
@@ -213,7 +213,9 @@ METRIC_SCHEMA: dict[str, pl.DataType] = {
     "segment": pl.String(),
     "nominal": pl.Float64(),
     "n": pl.Int64(),
+    "n_markets": pl.Int64(),
     "coverage": pl.Float64(),
+    "coverage_se": pl.Float64(),
     "mean_width": pl.Float64(),
     "winkler": pl.Float64(),
     "pinball": pl.Float64(),
@@ -222,7 +224,8 @@ METRIC_SCHEMA: dict[str, pl.DataType] = {
 
 
 def interval_metrics(bands: pl.DataFrame) -> pl.DataFrame:
-    """Coverage, width, Winkler, mean pinball and CRPS of the 80 % band, overall and per liquidity bucket."""
+    """Coverage (with its market-clustered standard error), width, Winkler, mean pinball and CRPS of the 80 % band,
+    overall and per liquidity bucket."""
     rows = []
     for keys, part in bands.group_by(["method", "band_calibration"], maintain_order=True):
         method, calibration = str(keys[0]), str(keys[1])
@@ -232,9 +235,12 @@ def interval_metrics(bands: pl.DataFrame) -> pl.DataFrame:
         for segment_type, segment, rows_ in groups:
             s = interval_summary(rows_["y"].to_numpy(), _matrix(rows_), QUANTILES, nominals=(0.8,))
             pinball = float(np.mean([s[f"pinball_{tau:g}"] for tau in QUANTILES]))
+            y, q = rows_["y"].to_numpy(), _matrix(rows_)
+            inside = ((q[0] <= y) & (y <= q[2])).astype(np.float64)
+            markets = rows_["market_id"].to_numpy()
             rows.append(
-                (method, calibration, segment_type, segment, 0.8, int(s["n"]), s["coverage_80"], s["width_80"],
-                 s["winkler_80"], pinball, s["crps"])
+                (method, calibration, segment_type, segment, 0.8, int(s["n"]), int(np.unique(markets).size),
+                 s["coverage_80"], clustered_se(inside, markets), s["width_80"], s["winkler_80"], pinball, s["crps"])
             )  # fmt: skip
     frame = pl.DataFrame(rows, schema=METRIC_SCHEMA, orient="row") if rows else pl.DataFrame(schema=METRIC_SCHEMA)
     return frame.sort("method", "band_calibration", "segment_type", "segment")

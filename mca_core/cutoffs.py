@@ -12,12 +12,13 @@ A (market, horizon) with no price at or before the cutoff is dropped as
 dropped as ``too_stale``. Nothing is ever filled from later prices. ``VOID``/``UNRESOLVED`` rows
 and rows with a null label are ignored (they are not scored, so they are not "dropped").
 
-Staleness limits (``DEFAULT_MAX_STALENESS``) stay well below their horizon so that a row labelled
-"1d before resolution" really is a 1-day-ahead forecast and not, say, a 2-day one: at most 100% of
-the horizon for ``1h`` (hourly price history puts a point within the hour of any cutoff in an
-active market, so one missed point is tolerated), 50% for ``4h``, 25% for ``1d``, 1/7 for ``1w``
-and 1/10 for ``1m``. Longer horizons get smaller fractions because a quiet market's old price is
-still informative there, while near resolution every hour matters.
+Staleness limits (configuration, ``MCA_CUTOFF_MAX_STALENESS``; defaults in `mca_resources.settings`)
+stay well below their horizon so that a row labelled "1d before resolution" really is a 1-day-ahead
+forecast and not, say, a 2-day one: by default at most 100% of the horizon for ``1h`` (hourly price
+history puts a point within the hour of any cutoff in an active market, so one missed point is
+tolerated), 50% for ``4h``, 25% for ``1d``, 1/7 for ``1w`` and 1/10 for ``1m``. Longer horizons get
+smaller fractions because a quiet market's old price is still informative there, while near
+resolution every hour matters.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from mca_core.labels import RESOLVED_LABELS
 
 __all__ = [
     "CUTOFF_COLUMNS",
-    "DEFAULT_MAX_STALENESS",
     "DROPPED_COLUMNS",
     "DROP_REASONS",
     "HORIZONS",
@@ -42,8 +42,6 @@ __all__ = [
 
 #: Horizon name -> seconds before resolution, in reporting order (``1m`` = 30 days).
 HORIZONS: dict[str, int] = {"1h": 3600, "4h": 14400, "1d": 86400, "1w": 604800, "1m": 2592000}
-#: Horizon name -> largest accepted staleness in seconds (see the module docstring for why).
-DEFAULT_MAX_STALENESS: dict[str, int] = {"1h": 3600, "4h": 7200, "1d": 21600, "1w": 86400, "1m": 259200}
 
 DROP_REASONS: Final = ("no_price_before_cutoff", "too_stale")
 #: Columns of ``CutoffResult.rows`` (the ``core.cutoff_snapshots`` table), in order.
@@ -181,8 +179,8 @@ def _price_points(prices: pl.DataFrame, market_ids: pl.DataFrame) -> pl.DataFram
 def cutoff_snapshots(
     resolutions: pl.DataFrame,
     prices: pl.DataFrame,
+    max_staleness: Mapping[str, int],
     horizons: Mapping[str, int] = HORIZONS,
-    max_staleness: Mapping[str, int] = DEFAULT_MAX_STALENESS,
 ) -> CutoffResult:
     """The last YES price at or before ``resolved_ts - horizon`` for every resolved market.
 

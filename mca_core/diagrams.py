@@ -1,13 +1,22 @@
-"""A reliability diagram as a small self-contained SVG, so the picture can ride in Dagster metadata."""
+"""Reliability diagrams drawn with matplotlib, as deterministic SVG text so a picture can ride in Dagster metadata.
+
+The figure is built on its own ``Figure`` (no pyplot state, no display), at a readable size, with the y = x line
+of perfect calibration, Wilson intervals as error bars, and the legend outside the plotting area so it never hides
+a point. The same curves always give byte-identical SVG (fixed hash salt, no date in the file).
+"""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-SIZE = 320
-PAD = 36
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+WIDTH_IN, HEIGHT_IN = 7.0, 5.6
+#: the colour cycle of the horizons (colour-blind safe, Okabe-Ito)
+COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
 
 
 @dataclass(frozen=True)
@@ -21,40 +30,28 @@ class Curve:
     ci_high: Sequence[float]
 
 
-def _xy(p: float, y: float) -> tuple[float, float]:
-    span = SIZE - 2 * PAD
-    return PAD + p * span, SIZE - PAD - y * span
+def reliability_figure(curves: Sequence[Curve], title: str) -> Figure:
+    """Forecast probability (x) against observed frequency (y), one curve per entry, on [0, 1] x [0, 1]."""
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    axes.plot([0, 1], [0, 1], linestyle="--", color="#777777", linewidth=1, label="perfect calibration (y = x)")
+    for i, curve in enumerate(curves):
+        y = list(curve.y_rate)
+        below = [max(0.0, r - lo) for r, lo in zip(y, curve.ci_low, strict=True)]
+        above = [max(0.0, hi - r) for r, hi in zip(y, curve.ci_high, strict=True)]
+        axes.errorbar(list(curve.p_mean), y, yerr=[below, above], marker="o", markersize=4, capsize=2,
+                      linewidth=1.5, color=COLORS[i % len(COLORS)], label=curve.label)  # fmt: skip
+    axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="forecast probability (bin mean)", ylabel="observed frequency")
+    axes.set_title(title)
+    axes.set_aspect("equal")
+    axes.grid(True, color="#e5e5e5", linewidth=0.6)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="horizon")
+    return figure
 
 
 def reliability_svg(curves: Sequence[Curve], title: str) -> str:
-    """Forecast (x) against observed frequency (y) per curve, with the diagonal of perfect calibration."""
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{SIZE}" height="{SIZE}" font-family="sans-serif" '
-        'font-size="10">',
-        f'<rect width="{SIZE}" height="{SIZE}" fill="white"/>',
-        f'<text x="{SIZE / 2}" y="14" text-anchor="middle" font-size="12">{title}</text>',
-    ]
-    x0, y0 = _xy(0, 0)
-    x1, y1 = _xy(1, 1)
-    parts.append(f'<rect x="{x0}" y="{y1}" width="{x1 - x0}" height="{y0 - y1}" fill="none" stroke="#999"/>')
-    parts.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#bbb" stroke-dasharray="4 3"/>')
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        tx, _ = _xy(tick, 0)
-        _, ty = _xy(0, tick)
-        parts.append(f'<text x="{tx}" y="{y0 + 14}" text-anchor="middle">{tick:g}</text>')
-        parts.append(f'<text x="{x0 - 4}" y="{ty + 3}" text-anchor="end">{tick:g}</text>')
-    parts.append(f'<text x="{SIZE / 2}" y="{SIZE - 6}" text-anchor="middle">forecast probability</text>')
-    for i, curve in enumerate(curves):
-        color = COLORS[i % len(COLORS)]
-        points = [_xy(p, y) for p, y in zip(curve.p_mean, curve.y_rate, strict=True)]
-        if points:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.5"/>')
-        for p, lo, hi, (x, y) in zip(curve.p_mean, curve.ci_low, curve.ci_high, points, strict=True):
-            _, ylo = _xy(p, lo)
-            _, yhi = _xy(p, hi)
-            parts.append(f'<line x1="{x:.1f}" y1="{ylo:.1f}" x2="{x:.1f}" y2="{yhi:.1f}" stroke="{color}"/>')
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>')
-        parts.append(f'<text x="{x0 + 6}" y="{y1 + 14 + 12 * i}" fill="{color}">{curve.label}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    """`reliability_figure` as SVG text, byte-identical for the same input."""
+    buffer = io.StringIO()
+    with mpl.rc_context({"svg.hashsalt": "mca", "svg.fonttype": "none"}):
+        reliability_figure(curves, title).savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

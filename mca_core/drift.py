@@ -9,7 +9,8 @@
   (nearly) equal count and return ``max - min`` of the window base rates; drift if ``> 0.15``.
 - :func:`brier_trend`: Brier score per chronological window, least-squares slope against the
   window index (Brier change per window) and whether it rises strictly every window.
-- :func:`coverage_below_target`: interval coverage below ``target - tolerance`` with at least
+- :func:`coverage_below_target`: interval coverage below ``target - tolerance`` by more than its
+  sampling error (1.96 market-clustered standard errors when the clusters are given), with at least
   ``n_min`` observations (retrain trigger).
 - :func:`drift_report` bundles whichever inputs are given into a :class:`DriftReport`.
 
@@ -27,16 +28,16 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from mca_core.intervals import clustered_se
+
 __all__ = [
-    "BASE_RATE_SWING_THRESHOLD",
-    "COVERAGE_N_MIN",
-    "COVERAGE_TOLERANCE",
     "PSI_FLOOR",
     "PSI_MODERATE",
     "PSI_SHIFT",
     "BrierTrend",
     "CoverageCheck",
     "DriftReport",
+    "DriftThresholds",
     "base_rate_swing",
     "brier_trend",
     "coverage_below_target",
@@ -51,9 +52,23 @@ FloatArray = npt.NDArray[np.float64]
 PSI_FLOOR: Final = 1e-4
 PSI_MODERATE: Final = 0.1
 PSI_SHIFT: Final = 0.25
-BASE_RATE_SWING_THRESHOLD: Final = 0.15
-COVERAGE_TOLERANCE: Final = 0.05
-COVERAGE_N_MIN: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DriftThresholds:
+    """When the detectors fire (configuration: ``MCA_DRIFT_*``, documented defaults in `mca_resources.settings`).
+
+    ``swing``: base-rate swing across windows; ``psi``: PSI of current against reference forecasts;
+    ``coverage_tolerance``/``coverage_n_min``: coverage below ``target - tolerance`` with at least ``n_min`` points;
+    ``coverage_min_markets``: fewest markets (clusters) whose points are judged at all (a cluster-robust error from a
+    handful of markets underestimates the real one).
+    """
+
+    swing: float
+    psi: float
+    coverage_tolerance: float
+    coverage_n_min: int
+    coverage_min_markets: int
 
 
 def _finite(x: npt.ArrayLike, name: str) -> FloatArray:
@@ -146,14 +161,24 @@ class CoverageCheck:
 def coverage_below_target(
     covered: npt.ArrayLike,
     target: float,
-    n_min: int = COVERAGE_N_MIN,
-    tolerance: float = COVERAGE_TOLERANCE,
+    n_min: int,
+    tolerance: float,
+    clusters: npt.ArrayLike | None = None,
+    min_clusters: int = 2,
 ) -> CoverageCheck:
-    """Fires when ``n >= n_min`` and ``mean(covered) < target - tolerance`` (``covered`` is 0/1 or bool)."""
+    """Fires when ``n >= n_min`` and ``mean(covered) < target - tolerance - 1.96 se`` (``covered`` is 0/1 or bool).
+
+    ``se`` is the cluster-robust standard error of the coverage over ``clusters`` (the market of each point), 0
+    without clusters: a coverage measured on a few markets is not evidence of drift, however many points it has;
+    with fewer than ``min_clusters`` distinct clusters nothing is judged.
+    """
     c = _finite(covered, "covered")
     n = int(c.size)
     cov = float(c.mean()) if n else math.nan
-    fired = n >= n_min and cov < target - tolerance
+    se = 0.0
+    if clusters is not None and n:
+        se = clustered_se(c, clusters) if np.unique(np.asarray(clusters)).size >= min_clusters else math.inf
+    fired = n >= n_min and cov < target - tolerance - 1.96 * (se if math.isfinite(se) else math.inf)
     return CoverageCheck(coverage=cov, n=n, target=float(target), fired=bool(fired))
 
 
@@ -180,47 +205,52 @@ def drift_report(
     n_windows: int = 4,
     covered: npt.ArrayLike | None = None,
     coverage_target: float | None = None,
-    swing_threshold: float = BASE_RATE_SWING_THRESHOLD,
-    psi_threshold: float = PSI_SHIFT,
-    coverage_tolerance: float = COVERAGE_TOLERANCE,
-    coverage_n_min: int = COVERAGE_N_MIN,
+    covered_clusters: npt.ArrayLike | None = None,
+    thresholds: DriftThresholds,
 ) -> DriftReport:
     """Run every detector whose inputs are present.
 
-    - ``base_rate_swing`` needs ``y`` and ``dates``; fires when ``swing > swing_threshold``.
+    - ``base_rate_swing`` needs ``y`` and ``dates``; fires when ``swing > thresholds.swing``.
     - ``brier_trend`` needs ``p``, ``y`` and ``dates``; fires when Brier rises in every window.
-    - ``psi`` needs ``expected_p`` (reference forecasts) and ``p`` (current); fires when ``> psi_threshold``.
+    - ``psi`` needs ``expected_p`` (reference forecasts) and ``p`` (current); fires when ``> thresholds.psi``.
     - ``coverage`` needs ``covered`` and ``coverage_target``; fires per :func:`coverage_below_target`.
     """
     fired: list[str] = []
     values: dict[str, float] = {}
-    thresholds: dict[str, float] = {}
+    limits: dict[str, float] = {}
     level: str | None = None
     if y is not None and dates is not None:
         swing = base_rate_swing(y, dates, n_windows)
         values["base_rate_swing"] = swing
-        thresholds["base_rate_swing"] = swing_threshold
-        if swing > swing_threshold:
+        limits["base_rate_swing"] = thresholds.swing
+        if swing > thresholds.swing:
             fired.append("base_rate_swing")
         if p is not None:
             trend = brier_trend(p, y, dates, n_windows)
             values["brier_slope"] = trend.slope
             values["brier_last"] = trend.per_window[-1]
-            thresholds["brier_slope"] = 0.0
+            limits["brier_slope"] = 0.0
             if trend.increasing:
                 fired.append("brier_trend")
     if expected_p is not None and p is not None:
         value = psi(expected_p, p)
         values["psi"] = value
-        thresholds["psi"] = psi_threshold
+        limits["psi"] = thresholds.psi
         level = psi_level(value)
-        if value > psi_threshold:
+        if value > thresholds.psi:
             fired.append("psi")
     if covered is not None and coverage_target is not None:
-        check = coverage_below_target(covered, coverage_target, coverage_n_min, coverage_tolerance)
+        check = coverage_below_target(
+            covered,
+            coverage_target,
+            thresholds.coverage_n_min,
+            thresholds.coverage_tolerance,
+            covered_clusters,
+            thresholds.coverage_min_markets,
+        )
         values["coverage"] = check.coverage
         values["coverage_n"] = float(check.n)
-        thresholds["coverage"] = coverage_target - coverage_tolerance
+        limits["coverage"] = coverage_target - thresholds.coverage_tolerance
         if check.fired:
             fired.append("coverage")
-    return DriftReport(fired=tuple(fired), values=values, thresholds=thresholds, psi_level=level)
+    return DriftReport(fired=tuple(fired), values=values, thresholds=limits, psi_level=level)

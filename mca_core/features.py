@@ -47,7 +47,7 @@ from typing import Final
 
 import polars as pl
 
-from mca_core.segments import DEFAULT_LIQUIDITY_HIGH_USD, DEFAULT_LIQUIDITY_LOW_USD, liquidity_bucket
+from mca_core.segments import LiquidityEdges, liquidity_bucket
 
 __all__ = ["FEATURE_COLUMNS", "FeatureConfig", "build_features"]
 
@@ -94,22 +94,19 @@ class FeatureConfig:
 
     ``vol_min_points``: fewest observations in the 24 h window for ``vol_24h`` (>= 3, so that
     there are at least two differences). ``min_denominator_usd``: floor of the denominator of
-    ``volume_velocity`` and ``oi_change`` (USD, > 0). ``liquidity_low_usd``/``liquidity_high_usd``:
-    bucket thresholds on total volume (USD).
+    ``volume_velocity`` and ``oi_change`` (USD, > 0). ``liquidity``: the bucket thresholds on total
+    volume (configuration, see `segments.LiquidityEdges`).
     """
 
+    liquidity: LiquidityEdges
     vol_min_points: int = 3
     min_denominator_usd: float = 1.0
-    liquidity_low_usd: float = DEFAULT_LIQUIDITY_LOW_USD
-    liquidity_high_usd: float = DEFAULT_LIQUIDITY_HIGH_USD
 
     def __post_init__(self) -> None:
         if self.vol_min_points < 3:
             raise ValueError(f"vol_min_points must be >= 3, got {self.vol_min_points}")
         if not self.min_denominator_usd > 0.0:
             raise ValueError(f"min_denominator_usd must be > 0, got {self.min_denominator_usd}")
-        if not 0.0 <= self.liquidity_low_usd <= self.liquidity_high_usd:
-            raise ValueError("liquidity thresholds must satisfy 0 <= low <= high")
 
 
 def _utc_us(frame: pl.DataFrame, name: str) -> pl.Expr:
@@ -273,7 +270,7 @@ def _series_features(piece: pl.DataFrame, config: FeatureConfig) -> pl.DataFrame
     )
 
 
-def build_features(snapshots: pl.DataFrame, config: FeatureConfig = FeatureConfig()) -> pl.DataFrame:
+def build_features(snapshots: pl.DataFrame, config: FeatureConfig) -> pl.DataFrame:
     """One feature row per snapshot (``dt``, ``market_id``, ``ts``); columns ``FEATURE_COLUMNS``.
 
     ``snapshots``: ``dt`` (Date), ``market_id`` (str), ``ts`` (Datetime UTC), ``p_yes`` (float in
@@ -312,7 +309,7 @@ def build_features(snapshots: pl.DataFrame, config: FeatureConfig = FeatureConfi
         "volume_velocity",
         "oi_change",
         hours_left.clip(lower_bound=0.0).alias("tte_hours"),
-        liquidity_bucket("volume_usd", config.liquidity_low_usd, config.liquidity_high_usd),
+        liquidity_bucket("volume_usd", config.liquidity),
         pl.when(ask >= bid).then(ask - bid).otherwise(pl.lit(None, dtype=pl.Float64)).alias("spread"),
         "liquidity_usd",
     )

@@ -7,7 +7,9 @@ Definitions (target ``y``, interval ``[lo, hi]`` of nominal coverage ``1 - alpha
 - Winkler / interval score (Gneiting & Raftery 2007)
   ``(hi - lo) + (2/alpha)(lo - y)1{y < lo} + (2/alpha)(y - hi)1{y > hi}``;
 - pinball ``rho_tau(y, q) = tau (y - q)`` if ``y >= q`` else ``(1 - tau)(q - y)``;
-- CRPS from quantiles ``~ (2/|Q|) sum_tau rho_tau`` (the quantile-score approximation of CRPS).
+- CRPS from quantiles ``~ (2/|Q|) sum_tau rho_tau`` (the quantile-score approximation of CRPS);
+- the cluster-robust standard error of a mean (``clustered_se``): band points of one market are not
+  independent (overlapping horizons, one path), so the sampling error of a coverage is a market-level quantity.
 
 Inputs are broadcast with numpy rules. Empty inputs give NaN means (numpy's behaviour is avoided:
 we return ``nan`` without a warning). Quantile bands follow :mod:`mca_core.baselines`: shape
@@ -25,6 +27,7 @@ import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_NOMINALS",
+    "clustered_se",
     "coverage",
     "crps_from_quantiles",
     "interval_summary",
@@ -52,6 +55,23 @@ def coverage(y: npt.ArrayLike, lo: npt.ArrayLike, hi: npt.ArrayLike) -> float:
     yy = _arr(y)
     inside = (_arr(lo) <= yy) & (yy <= _arr(hi))
     return _mean(inside.astype(np.float64))
+
+
+def clustered_se(values: npt.ArrayLike, clusters: npt.ArrayLike) -> float:
+    """Cluster-robust (CR1) standard error of ``mean(values)``, clusters given by their labels.
+
+    ``se^2 = G / (G - 1) * sum_g (sum_{i in g} (x_i - mean))^2 / n^2``; NaN with fewer than two clusters.
+    """
+    x = _arr(values).ravel()
+    labels = np.asarray(clusters).ravel()
+    if labels.size != x.size:
+        raise ValueError(f"clusters ({labels.size}) must label every value ({x.size})")
+    _, codes = np.unique(labels, return_inverse=True)
+    groups = int(codes.max()) + 1 if codes.size else 0
+    if groups < 2:
+        return math.nan
+    totals = np.bincount(codes, weights=x - x.mean(), minlength=groups)
+    return float(math.sqrt(groups / (groups - 1) * float(np.sum(totals**2))) / x.size)
 
 
 def mean_width(lo: npt.ArrayLike, hi: npt.ArrayLike) -> float:

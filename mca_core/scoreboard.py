@@ -8,10 +8,11 @@ plus the points of its reliability diagram. Every number equals the matching fun
 - window ``W`` of ``d`` days covers the cohorts ``dt`` in ``(as_of - d, as_of]``; a window of
   ``None`` days (``all``) covers every cohort ``dt <= as_of``. Later cohorts are never used.
 - segment types: ``all`` (segment ``"all"``), ``category`` (null -> ``uncategorized``),
-  ``liquidity_bucket`` (taken from the column, else derived from ``volume_usd`` with
-  ``segments.liquidity_bucket``), ``tte_bucket`` (``segments.tte_bucket`` of the horizon's
-  seconds: the time from the cutoff to resolution) and ``volume_bucket``
-  (``segments.volume_bucket`` of ``volume_usd``; a missing column or value counts as no volume).
+  ``liquidity_bucket`` (the column, which the cutoffs carry from ``core.resolutions``; absent or
+  null -> the row skips that type: the edges are configuration, never guessed here),
+  ``tte_bucket`` (``segments.tte_bucket`` of the horizon's seconds: the time from the cutoff to
+  resolution) and ``volume_bucket`` (``segments.volume_bucket`` of ``volume_usd``; a missing column
+  or value counts as no volume).
   Rows whose segment is null for a type (an unknown horizon for ``tte_bucket``) skip that type.
 - weights: 1 per row, or with ``event_weighting`` ``1 / (rows of the same event in the group)``
   so a multi-outcome event counts once. ``ece_debiased`` is always unweighted (``metrics``).
@@ -53,7 +54,6 @@ from mca_core.segments import (
     TTE_BUCKETS,
     UNCATEGORIZED,
     VOLUME_BUCKETS,
-    liquidity_bucket,
     tte_bucket,
     volume_bucket,
 )
@@ -155,11 +155,7 @@ def _prepare(cutoffs: pl.DataFrame) -> pl.DataFrame:
     )
     volume = pl.col("volume_usd")
     category = pl.col("category").cast(pl.String) if "category" in cols else pl.lit(None, dtype=pl.String)
-    liquidity = (
-        pl.coalesce(pl.col("liquidity_bucket").cast(pl.String), liquidity_bucket(volume))
-        if "liquidity_bucket" in cols
-        else liquidity_bucket(volume)
-    )
+    liquidity = pl.col("liquidity_bucket").cast(pl.String) if "liquidity_bucket" in cols else pl.lit(None, pl.String)
     seconds = pl.col("horizon").replace_strict(HORIZONS, default=None, return_dtype=pl.Int64)
     frame = cutoffs.select(
         pl.col("dt").cast(pl.Date),
@@ -229,6 +225,8 @@ class _Labels:
                 pl.col(f"seg_{t}")
                 .replace_strict({label: i for i, label in enumerate(self.segments[t])}, return_dtype=pl.Int64)
                 .alias(f"_sc_{t}")
+                if self.segments[t]
+                else pl.lit(None, pl.Int64).alias(f"_sc_{t}")  # all null: an empty mapping would keep the strings
                 for t in SEGMENT_TYPES
             ),
         )

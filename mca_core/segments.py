@@ -16,17 +16,17 @@ Missing values:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import polars as pl
 
 __all__ = [
-    "DEFAULT_LIQUIDITY_HIGH_USD",
-    "DEFAULT_LIQUIDITY_LOW_USD",
     "LIQUIDITY_BUCKETS",
     "TTE_BUCKETS",
     "UNCATEGORIZED",
     "VOLUME_BUCKETS",
+    "LiquidityEdges",
     "category_expr",
     "liquidity_bucket",
     "slug_expr",
@@ -36,9 +36,6 @@ __all__ = [
 
 #: Liquidity buckets on a market's total traded volume in USD, lowest first.
 LIQUIDITY_BUCKETS: Final = ("LOW", "MID", "HIGH")
-#: Default thresholds (USD of total volume): LOW < 10k <= MID < 100k <= HIGH.
-DEFAULT_LIQUIDITY_LOW_USD: Final = 10_000.0
-DEFAULT_LIQUIDITY_HIGH_USD: Final = 100_000.0
 
 #: Time-to-expiry buckets, shortest first: [0, 1d), [1d, 1w), [1w, 30d), [30d, inf). Negative -> "<1d".
 TTE_BUCKETS: Final = ("<1d", "1d-1w", "1w-1m", ">1m")
@@ -65,20 +62,31 @@ def _bucket(value: pl.Expr, edges: tuple[float, ...], labels: tuple[str, ...]) -
     return pl.lit(pl.Series(labels, dtype=pl.String)).gather(index)
 
 
-def liquidity_bucket(
-    volume: IntoExpr,
-    low: float = DEFAULT_LIQUIDITY_LOW_USD,
-    high: float = DEFAULT_LIQUIDITY_HIGH_USD,
-) -> pl.Expr:
-    """``LOW`` (volume < ``low``), ``MID`` (< ``high``) or ``HIGH`` from total volume in USD.
+@dataclass(frozen=True, slots=True)
+class LiquidityEdges:
+    """Bucket thresholds in USD of total volume: LOW < ``low_usd`` <= MID < ``high_usd`` <= HIGH.
 
-    ``volume`` is a column name or a numeric expression; null/NaN volume is ``LOW`` (see the
-    module docstring). Requires ``0 <= low <= high``; raises ``ValueError`` otherwise.
+    The values are configuration (``MCA_LIQUIDITY_LOW_USD``/``MCA_LIQUIDITY_HIGH_USD``, documented defaults
+    10k and 100k in `mca_resources.settings`); requires ``0 <= low_usd <= high_usd``.
     """
-    if not 0.0 <= low <= high:
-        raise ValueError(f"liquidity thresholds must satisfy 0 <= low <= high, got low={low}, high={high}")
+
+    low_usd: float
+    high_usd: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low_usd <= self.high_usd:
+            raise ValueError(
+                f"liquidity thresholds must satisfy 0 <= low <= high, got low={self.low_usd}, high={self.high_usd}"
+            )
+
+
+def liquidity_bucket(volume: IntoExpr, edges: LiquidityEdges) -> pl.Expr:
+    """``LOW`` (volume < ``edges.low_usd``), ``MID`` (< ``edges.high_usd``) or ``HIGH`` from total volume in USD.
+
+    ``volume`` is a column name or a numeric expression; null/NaN volume is ``LOW`` (see the module docstring).
+    """
     value = _col(volume).cast(pl.Float64).fill_nan(None).fill_null(0.0)
-    return _bucket(value, (low, high), LIQUIDITY_BUCKETS).alias("liquidity_bucket")
+    return _bucket(value, (edges.low_usd, edges.high_usd), LIQUIDITY_BUCKETS).alias("liquidity_bucket")
 
 
 def volume_bucket(volume: IntoExpr) -> pl.Expr:

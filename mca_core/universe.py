@@ -14,7 +14,7 @@ import msgspec
 import polars as pl
 
 from mca_core.records import Market
-from mca_core.segments import category_expr, liquidity_bucket
+from mca_core.segments import LiquidityEdges, category_expr, liquidity_bucket
 
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -51,7 +51,9 @@ MARKET_SCHEMA: dict[str, pl.DataType] = {
 _RAW_FIELDS = [name for name in MARKET_SCHEMA if name not in ("dt", "category", "liquidity_bucket")]
 
 
-def markets_frame(markets: Iterable[Market], event_tags: Mapping[str, Sequence[str]], dt: date) -> pl.DataFrame:
+def markets_frame(
+    markets: Iterable[Market], event_tags: Mapping[str, Sequence[str]], dt: date, liquidity: LiquidityEdges
+) -> pl.DataFrame:
     """``core.markets`` rows of ``dt``: one per market alive during the day (unique by market_id, sorted)."""
     rows = []
     for market in markets:
@@ -75,7 +77,7 @@ def markets_frame(markets: Iterable[Market], event_tags: Mapping[str, Sequence[s
         .with_columns(
             pl.lit(dt).alias("dt"),
             category_expr(pl.col("raw_category"), pl.col("market_tags"), pl.col("event_tags")).alias("category"),
-            liquidity_bucket(pl.col("volume_usd")).alias("liquidity_bucket"),
+            liquidity_bucket(pl.col("volume_usd"), liquidity).alias("liquidity_bucket"),
         )
         .select([pl.col(name).cast(dtype) for name, dtype in MARKET_SCHEMA.items()])
         .sort("market_id")

@@ -55,6 +55,44 @@ class PolymarketResource(dg.ConfigurableResource):  # type: ignore[misc]
         return factory.subgraph_client(self.settings(), raw_sink)
 
 
+#: the settings of the daily graph's methods that a run may override in the launchpad
+_METHOD_FIELDS = (
+    "liquidity_low_usd",
+    "liquidity_high_usd",
+    "cutoff_max_staleness",
+    "drift_swing",
+    "drift_psi",
+    "drift_coverage_tolerance",
+    "drift_coverage_n_min",
+    "drift_coverage_min_markets",
+)
+
+
+class MethodsResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """Thresholds of the daily graph's methods (segment edges, cutoff staleness, drift), from ``MCA_*`` settings.
+
+    A resource rather than a read of the environment inside the asset, so the deployment's settings (and a run's
+    launchpad override) decide them and every run records what it used.
+    """
+
+    liquidity_low_usd: float
+    liquidity_high_usd: float
+    cutoff_max_staleness: str
+    drift_swing: float
+    drift_psi: float
+    drift_coverage_tolerance: float
+    drift_coverage_n_min: int
+    drift_coverage_min_markets: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MethodsResource:
+        return cls(**{name: getattr(settings, name) for name in _METHOD_FIELDS})
+
+    def settings(self) -> Settings:
+        """The values as settings (validated: a bad edge or staleness spec raises naming its variable)."""
+        return Settings(**{name: getattr(self, name) for name in _METHOD_FIELDS})
+
+
 class TollamaResource(dg.ConfigurableResource):  # type: ignore[misc]
     """The tollama runtime used by batch forecasting."""
 

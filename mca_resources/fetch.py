@@ -46,10 +46,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mca fetch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--out", default="-", help="output file, '-' for stdout")
+    p.add_argument("--out", default="-", help="output file, '-' for stdout (also accepted after the subcommand)")
+    # DESIGN.md §9 puts --out after the subcommand; before it keeps working. SUPPRESS: absent here, the top wins.
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("--out", default=argparse.SUPPRESS, help="output file, '-' for stdout")
     sub = p.add_subparsers(dest="what", required=True)
     for name in ("gamma-markets", "gamma-events"):
-        g = sub.add_parser(name, help=f"crawl Gamma {name.split('-')[1]} (keyset)")
+        g = sub.add_parser(name, parents=[out], help=f"crawl Gamma {name.split('-')[1]} (keyset)")
         for flag in ("closed", "active", "archived"):
             g.add_argument(f"--{flag}", type=_bool)
         for flag in ("end-date-min", "end-date-max", "start-date-min", "start-date-max", "tag-id", "order"):
@@ -60,17 +63,19 @@ def parser() -> argparse.ArgumentParser:
         g.add_argument("--condition-id", action="append", default=[], dest="condition_ids")
         g.add_argument("--clob-token-id", action="append", default=[], dest="clob_token_ids")
         g.add_argument("--max-pages", type=int, help="stop after this many pages (a quick look at the real API)")
-    pr = sub.add_parser("prices", help="CLOB /prices-history of one token, windowed and merged")
+    pr = sub.add_parser("prices", parents=[out], help="CLOB /prices-history of one token, windowed and merged")
     pr.add_argument("--token", required=True)
     pr.add_argument("--start", type=_instant, required=True)
     pr.add_argument("--end", type=_instant, required=True)
     pr.add_argument("--fidelity", type=int, default=60, help="minutes")
-    bk = sub.add_parser("book", help="CLOB /book of one token")
+    bk = sub.add_parser("book", parents=[out], help="CLOB /book of one token")
     bk.add_argument("--token", required=True)
-    st = sub.add_parser("stream", help="market WebSocket events of some assets for a while")
+    st = sub.add_parser("stream", parents=[out], help="market WebSocket events of some assets for a while")
     st.add_argument("--asset", action="append", required=True, help="CLOB token id (repeatable)")
     st.add_argument("--seconds", type=float, default=10.0)
-    sg = sub.add_parser("subgraph", help="open interest, volume, trades of markets (condition:yes_token:no_token)")
+    sg = sub.add_parser(
+        "subgraph", parents=[out], help="open interest, volume, trades of markets (condition:yes_token:no_token)"
+    )
     sg.add_argument("--market", action="append", required=True, help="CONDITION_ID:YES_TOKEN:NO_TOKEN")
     return p
 

@@ -62,6 +62,7 @@ class RawPage:
     body: bytes
     received_at: float  # unix seconds
     request_id: str
+    request: Any = None  # the JSON body sent (POST), so a landed page says what it answers
 
 
 RawSink = Callable[[RawPage], Awaitable[None] | None]
@@ -251,7 +252,14 @@ class HttpUpstream:
         body = response.content
         if self.raw_sink is not None:
             page = RawPage(
-                source, str(response.url), dict(params or {}), response.status_code, body, time.time(), request_id
+                source,
+                str(response.url),
+                dict(params or {}),
+                response.status_code,
+                body,
+                time.time(),
+                request_id,
+                json_body,
             )
             outcome = self.raw_sink(page)
             if outcome is not None:

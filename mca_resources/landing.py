@@ -3,8 +3,8 @@
 A partition's directory ``dt=YYYY-MM-DD`` is a symlink to a version directory written aside
 (``.versions/dt=YYYY-MM-DD.<run>``); committing a re-run swaps the symlink with one ``rename``, so readers see the
 old files or the new ones, never a mix, and a run that fails half-way leaves the previous version in place.
-Each line is ``{"source", "url", "params", "status", "received_at", "request_id", "body"}`` with ``body`` the
-exact response text.
+Each line is ``{"source", "url", "params", "request", "status", "received_at", "request_id", "body"}`` with
+``request`` the JSON body sent (null for a GET) and ``body`` the exact response text.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class RawLanding:
                 "source": page.source,
                 "url": page.url,
                 "params": page.params,
+                "request": page.request,
                 "status": page.status,
                 "received_at": page.received_at,
                 "request_id": page.request_id,

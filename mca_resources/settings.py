@@ -8,8 +8,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+
+from mca_core.cutoffs import HORIZONS
+from mca_core.drift import DriftThresholds
+from mca_core.segments import LiquidityEdges
 
 GOLDSKY_SUBGRAPHS = "https://api.goldsky.com/api/public/project_cl6mb8i9h0003e201j6li0diw/subgraphs"
 
@@ -28,6 +33,18 @@ class Settings:
     http_timeout_s: float = 10.0
     http_max_retries: int = 6
     http_max_concurrency: int = 8
+    blas_threads: int = 1  # BLAS threads per process that loads the code location (mca_resources.threads)
+    # the daily graph (DESIGN.md §5): first partition, segment edges, cutoff staleness limits, drift thresholds
+    partitions_start: str = "2025-01-01"  # YYYY-MM-DD; earlier days cannot be materialized
+    liquidity_low_usd: float = 10_000.0  # LOW < this <= MID, on a market's total volume
+    liquidity_high_usd: float = 100_000.0  # MID < this <= HIGH
+    # horizon=seconds: the oldest price a cutoff accepts, per horizon (docs/metrics.md says why these values)
+    cutoff_max_staleness: str = "1h=3600,4h=7200,1d=21600,1w=86400,1m=259200"
+    drift_swing: float = 0.15  # base-rate swing across 4 chronological windows
+    drift_psi: float = 0.25  # PSI of current against reference forecasts ("shift")
+    drift_coverage_tolerance: float = 0.05  # coverage below target minus this fires
+    drift_coverage_n_min: int = 200  # ... with at least this many band points
+    drift_coverage_min_markets: int = 30  # ... from at least this many markets (clustered standard error)
     # realtime capture (mca_sensors): window length, markets followed, overlap of consecutive windows, ranking
     rt_window_s: int = 600
     rt_top_n: int = 10
@@ -36,6 +53,14 @@ class Settings:
     rt_sensor_interval_s: int = 30
     rt_sensor_enabled: bool = False  # the sensor's default status: RUNNING when true (make demo sets it)
     rt_gap_share_warn: float = 0.05  # rt.capture_runs gap share above this is a WARN
+    # hand-over timing (docs/realtime.md): a window is requested (measured launch-to-connect latency of the last
+    # rt_latency_runs runs + rt_overlap_s) before it opens; rt_launch_latency_s stands in until one was measured
+    rt_launch_latency_s: float = 30.0
+    rt_latency_runs: int = 10
+    rt_coverage_warn: float = 0.98  # a capture run (or a day's runs together) covering less of its window: WARN
+    rt_silence_s: float = 2.0  # an uncovered stretch (or a stretch without ticks) longer than this is a silence
+    # dead runs (mca_sensors.reaper, docs/operations.md): how often the daemon's reaper sensor looks
+    reaper_interval_s: int = 30
     # the forecasting service (mca_serving, docs/serving.md)
     environment: str = "production"  # "production" refuses research_only models at start-up
     tsfm_models: str = "chronos2"  # comma-separated tollama models clients may name; the first is the default
@@ -66,6 +91,38 @@ class Settings:
     serve_body_timeout_s: float = 30.0
     serve_keep_alive_s: float = 5.0
     serve_max_connections: int = 1000
+
+    def __post_init__(self) -> None:
+        self.liquidity_edges()
+        self.max_staleness()
+        try:
+            date.fromisoformat(self.partitions_start)
+        except ValueError as exc:
+            raise ValueError(f"MCA_PARTITIONS_START={self.partitions_start!r} is not a YYYY-MM-DD date") from exc
+
+    def liquidity_edges(self) -> LiquidityEdges:
+        return LiquidityEdges(self.liquidity_low_usd, self.liquidity_high_usd)
+
+    def max_staleness(self) -> dict[str, int]:
+        """Horizon -> seconds from ``cutoff_max_staleness``; every horizon of DESIGN.md §5 needs one."""
+        limits: dict[str, int] = {}
+        for part in self.cutoff_max_staleness.split(","):
+            name, sep, seconds = part.strip().partition("=")
+            if not sep or not seconds.strip().isdigit() or name not in HORIZONS:
+                raise ValueError(f"MCA_CUTOFF_MAX_STALENESS: {part!r} is not <horizon>=<seconds> ({list(HORIZONS)})")
+            limits[name] = int(seconds)
+        if missing := [h for h in HORIZONS if h not in limits]:
+            raise ValueError(f"MCA_CUTOFF_MAX_STALENESS has no limit for {missing}")
+        return limits
+
+    def drift_thresholds(self) -> DriftThresholds:
+        return DriftThresholds(
+            self.drift_swing,
+            self.drift_psi,
+            self.drift_coverage_tolerance,
+            self.drift_coverage_n_min,
+            self.drift_coverage_min_markets,
+        )
 
     @property
     def warehouse_path(self) -> Path:

@@ -20,9 +20,11 @@ import polars as pl
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "core.markets": ("dt", "market_id"),
     "core.registry_changes": ("dt", "market_id", "field"),
+    "core.subgraph_hourly": ("dt", "condition_id", "ts"),
     "core.subgraph_metrics": ("dt", "condition_id"),
-    "core.price_history": ("market_id", "ts"),
+    "core.price_history": ("dt", "market_id", "ts"),
     "core.market_snapshots": ("dt", "market_id", "ts"),
+    "core.live_paths": ("market_id", "ts"),
     "core.resolutions": ("dt", "market_id"),
     "core.cutoff_snapshots": ("dt", "market_id", "horizon"),
     "core.features": ("dt", "market_id", "ts"),

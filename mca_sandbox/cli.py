@@ -30,6 +30,23 @@ def _instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _non_negative(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     today = datetime.now(UTC).date()
     p = argparse.ArgumentParser(prog="mca sandbox", description=__doc__)
@@ -43,7 +60,38 @@ def parser() -> argparse.ArgumentParser:
         "--as-of",
         type=_instant,
         default=None,
-        help="instant the venue is observed at (default: end of --end)",
+        help="instant the venue is observed at (fixed clock; default: end of --end) or where a live clock starts "
+        "(default: start-up time)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("fixed", "live"),
+        default="fixed",
+        help="fixed: everything frozen at --as-of; live: the venue's now follows the wall clock times --speed",
+    )
+    p.add_argument(
+        "--refresh",
+        type=_non_negative,
+        default=0.0,
+        help="live clock: least wall seconds between rebuilds of the REST view (default 0 = adaptive, 1-30 s)",
+    )
+    p.add_argument(
+        "--manipulation-rate",
+        type=_non_negative,
+        default=1.0,
+        help="pump-and-revert and wash episodes per market per 30 days of life (0 disables)",
+    )
+    p.add_argument(
+        "--shock-rate",
+        type=_non_negative,
+        default=1.0,
+        help="information shocks (jumps of the truth) per event per 30 days of life (0 disables)",
+    )
+    p.add_argument(
+        "--ambiguous-share",
+        type=_share,
+        default=0.15,
+        help="share of events whose question texts are ambiguous (0 disables)",
     )
     p.add_argument(
         "--faults",
@@ -51,7 +99,12 @@ def parser() -> argparse.ArgumentParser:
         help="fault plan: JSON, @file.json or 'gamma.*:429=0.05,500=0.1;ws.market:disconnect_after=2000'",
     )
     p.add_argument("--fault-seed", type=int, default=0)
-    p.add_argument("--speed", type=float, default=1.0, help="WebSocket event rate multiplier")
+    p.add_argument(
+        "--speed",
+        type=_non_negative,
+        default=1.0,
+        help="WebSocket event rate multiplier and, with --clock live, clock speed",
+    )
     p.add_argument(
         "--distortion",
         default="",
@@ -88,7 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         plan = parse_plan(args.faults)
     except (ValueError, OSError) as exc:
         raise SystemExit(f"mca sandbox: invalid --faults: {exc}") from exc
-    config = WorldConfig(seed=args.seed, markets=args.markets, start=args.start, end=args.end, as_of=args.as_of)
+    config = WorldConfig(
+        seed=args.seed,
+        markets=args.markets,
+        start=args.start,
+        end=args.end,
+        as_of=args.as_of,
+        clock=args.clock,
+        view_refresh_s=args.refresh,
+        manipulation_rate=args.manipulation_rate,
+        shock_rate=args.shock_rate,
+        ambiguous_share=args.ambiguous_share,
+    )
     distortion = _distortion(args.distortion)
     if distortion:
         config = WorldConfig(**{**config.__dict__, "distortion": distortion})
@@ -96,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     world = build_world(config)
     sys.stderr.write(
         f"mca sandbox: {world.n_markets} markets in {world.n_events} events built in "
-        f"{time.perf_counter() - began:.2f}s (seed {args.seed})\n"
+        f"{time.perf_counter() - began:.2f}s (seed {args.seed}, {len(world.episodes)} episodes, clock {args.clock})\n"
     )
     app = create_app(world, FaultState(plan, seed=args.fault_seed), speed=args.speed)
 

@@ -14,6 +14,17 @@ Routes (name in brackets):
   **90 days when fidelity > 60**; longer -> 400 ``{"error": "..."}``. ``interval`` requests are not range-limited.
   Upstream traps reproduced: ``interval=max``/``all`` on a CLOSED market with ``fidelity < 720`` returns
   ``{"history": []}``; an unknown token returns ``{"history": []}`` (not 404).
+- ``POST /clob/batch-prices-history`` [clob.batch_prices_history]: JSON body ``{"markets": [token ids, 1..20],
+  "start_ts": int, "end_ts": int, "interval": "max|all|1m|1w|1d|6h|1h", "fidelity": int minutes}`` (``start_ts`` /
+  ``end_ts`` / ``interval`` / ``fidelity`` play the roles of ``startTs`` / ``endTs`` / ``interval`` / ``fidelity``
+  above, with the same rules, defaults and range limits, checked once for the whole batch). Response
+  ``{"history": {"<token id>": [{"t", "p"}, ...]}}``: each list is exactly what ``/prices-history`` answers for
+  that token; an unknown token (or one created after ``as_of``) gets ``[]`` under its key, as the single route
+  answers ``{"history": []}``; a token listed twice appears once. 400 ``{"error": "..."}`` for a body that is not
+  a JSON object, an unknown field, ``markets`` missing, empty, not a list of strings or longer than 20, a
+  non-integer number or a string where an integer is expected, and for every error of the single route. For the
+  ``throttle`` fault it counts against the ``/prices-history`` limit (1,000 requests per 10 s): Polymarket's
+  rate-limit page lists no limit of its own for it.
 - ``GET /clob/book?token_id=`` [clob.book]: the book at ``as_of`` (shape of ``shape_clob__book.json``): ``bids``
   ascending and ``asks`` descending (best level LAST in both), prices/sizes as strings, ``timestamp`` ms string,
   ``hash`` = sha1 hex of the book content, ``last_trade_price`` ("" when no trade). Best levels straddle the last
@@ -31,6 +42,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -45,6 +58,8 @@ MAX_BOOKS = 500
 MAX_FIDELITY = 525_600  # one year, in minutes
 MAX_TS = 1 << 40
 INTERVALS = {"1m": 30 * DAY, "1w": 7 * DAY, "1d": DAY, "6h": 6 * 3600, "1h": 3600, "max": None, "all": None}
+MAX_BATCH_MARKETS = 20
+BATCH_FIELDS = frozenset({"markets", "start_ts", "end_ts", "interval", "fidelity"})
 NO_BOOK = "No orderbook exists for the requested token id"
 _encode = msgspec.json.Encoder().encode
 
@@ -90,6 +105,61 @@ def history_grid(v: Venue, m: int, side: int, t0: int, t1: int, fidelity: int) -
     return t.tolist(), price.tolist()
 
 
+@dataclass(frozen=True)
+class HistoryQuery:
+    """A validated prices-history request, the same for every token it is asked for."""
+
+    start: int | None
+    end: int | None
+    interval: str | None
+    fidelity: int
+
+
+def history_query(start: int | None, end: int | None, interval: str | None, fidelity: int | None) -> HistoryQuery:
+    """Check the parameters of /prices-history (and of each batch request); raises BadRequest with the reason."""
+    fidelity = 1 if fidelity is None else fidelity
+    if not 1 <= fidelity <= MAX_FIDELITY:
+        raise BadRequest(f"fidelity must be an integer between 1 and {MAX_FIDELITY} (minutes)")
+    if interval is not None and (start is not None or end is not None):
+        raise BadRequest("interval and startTs/endTs are mutually exclusive")
+    if interval is None and (start is None or end is None):
+        raise BadRequest("send either interval or both startTs and endTs")
+    if interval is not None and interval not in INTERVALS:
+        raise BadRequest(f"invalid interval {interval!r}; expected one of {', '.join(INTERVALS)}")
+    if start is not None and end is not None:
+        if start < 0 or end < start or end > MAX_TS:
+            raise BadRequest(f"invalid time range: need 0 <= startTs <= endTs <= {MAX_TS}")
+        limit = MAX_RANGE_FINE if fidelity <= 60 else MAX_RANGE_COARSE
+        if end - start > limit:
+            raise BadRequest(
+                f"invalid filters: time range too long ({end - start} s) for fidelity {fidelity}; at most "
+                f"{limit // DAY} days per request at this fidelity (15 days when fidelity <= 60, else 90): "
+                "split the range into windows"
+            )
+    return HistoryQuery(start, end, interval, fidelity)
+
+
+def history_points(v: Venue, token: str, query: HistoryQuery) -> list[dict[str, float | int]]:
+    """The ``history`` list of one token (empty for an unknown token, as upstream)."""
+    found = v.market_by_token(token)
+    if found is None:
+        return []
+    m, side = found
+    start, end = query.start, query.end
+    if query.interval is not None:
+        span = INTERVALS[query.interval]
+        if span is None:
+            if v.closed[m] and query.fidelity < 720:
+                return []  # upstream trap: closed + max + fine fidelity
+            start, end = 0, v.as_of + 1
+        else:
+            start, end = v.as_of - span, v.as_of + 1
+    assert start is not None
+    assert end is not None
+    t, p = history_grid(v, m, side, start, end, query.fidelity)
+    return [{"t": ti, "p": pi} for ti, pi in zip(t, p, strict=True)]
+
+
 async def prices_history(request: web.Request) -> web.Response:
     v = venue(request.app)
     q = request.query
@@ -97,47 +167,54 @@ async def prices_history(request: web.Request) -> web.Response:
     if not token:
         return _error("market is required (a CLOB token id)")
     try:
-        start = _int_param(request, "startTs")
-        end = _int_param(request, "endTs")
-        fidelity = _int_param(request, "fidelity")
+        query = history_query(
+            _int_param(request, "startTs"),
+            _int_param(request, "endTs"),
+            q.get("interval"),
+            _int_param(request, "fidelity"),
+        )
     except BadRequest as exc:
         return _error(str(exc))
-    interval = q.get("interval")
-    fidelity = 1 if fidelity is None else fidelity
-    if not 1 <= fidelity <= MAX_FIDELITY:
-        return _error(f"fidelity must be an integer between 1 and {MAX_FIDELITY} (minutes)")
-    if interval is not None and (start is not None or end is not None):
-        return _error("interval and startTs/endTs are mutually exclusive")
-    if interval is None and (start is None or end is None):
-        return _error("send either interval or both startTs and endTs")
-    if interval is not None and interval not in INTERVALS:
-        return _error(f"invalid interval {interval!r}; expected one of {', '.join(INTERVALS)}")
-    if start is not None and end is not None:
-        if start < 0 or end < start or end > MAX_TS:
-            return _error(f"invalid time range: need 0 <= startTs <= endTs <= {MAX_TS}")
-        limit = MAX_RANGE_FINE if fidelity <= 60 else MAX_RANGE_COARSE
-        if end - start > limit:
-            return _error(
-                f"invalid filters: time range too long ({end - start} s) for fidelity {fidelity}; at most "
-                f"{limit // DAY} days per request at this fidelity (15 days when fidelity <= 60, else 90): "
-                "split the range into windows"
-            )
-    found = v.market_by_token(token)
-    if found is None:
-        return _json({"history": []})
-    m, side = found
-    if interval is not None:
-        span = INTERVALS[interval]
-        if span is None:
-            if v.closed[m] and fidelity < 720:
-                return _json({"history": []})  # upstream trap: closed + max + fine fidelity
-            start, end = 0, v.as_of + 1
-        else:
-            start, end = v.as_of - span, v.as_of + 1
-    assert start is not None
-    assert end is not None
-    t, p = history_grid(v, m, side, start, end, fidelity)
-    return _json({"history": [{"t": ti, "p": pi} for ti, pi in zip(t, p, strict=True)]})
+    return _json({"history": history_points(v, token, query)})
+
+
+def _body_int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value != int(value):
+        raise BadRequest(f"invalid {name}: {value!r} (expected an integer)")
+    return int(value)
+
+
+async def batch_prices_history(request: web.Request) -> web.Response:
+    v = venue(request.app)
+    try:
+        body = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
+        return _error(
+            'invalid JSON body: expected {"markets": [token ids], "start_ts", "end_ts", "interval", "fidelity"}'
+        )
+    try:
+        if not isinstance(body, dict):
+            raise BadRequest('invalid body: expected a JSON object {"markets": [...], ...}')
+        unknown = sorted(set(body) - BATCH_FIELDS)
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(BATCH_FIELDS))}")
+        markets = body.get("markets")
+        if not isinstance(markets, list) or not markets or not all(isinstance(t, str) and t for t in markets):
+            raise BadRequest("markets must be a non-empty list of CLOB token id strings")
+        if len(markets) > MAX_BATCH_MARKETS:
+            raise BadRequest(f"too many markets: {len(markets)} (at most {MAX_BATCH_MARKETS} per request)")
+        interval = body.get("interval")
+        if interval is not None and not isinstance(interval, str):
+            raise BadRequest(f"invalid interval: {interval!r} (expected a string)")
+        query = history_query(
+            _body_int(body, "start_ts"), _body_int(body, "end_ts"), interval, _body_int(body, "fidelity")
+        )
+    except BadRequest as exc:
+        return _error(str(exc))
+    return _json({"history": {token: history_points(v, token, query) for token in markets}})
 
 
 # --- books --------------------------------------------------------------------------------------------------------
@@ -233,7 +310,7 @@ def clob_market(v: Venue, m: int) -> dict[str, object]:
     e = int(w.market_event[m])
     closed = bool(v.closed[m])
     neg = bool(v.neg_risk[m])
-    slug = w.slug(m)
+    slug = v.slugs[m]
     yes, no = w.token_ids(m)
     winner = v.winner(m)
     cat = int(v.category[m])
@@ -298,6 +375,7 @@ def setup(app: web.Application) -> None:
     """Register the CLOB routes under /clob."""
     r = app.router
     r.add_get("/clob/prices-history", prices_history, name="clob.prices_history")
+    r.add_post("/clob/batch-prices-history", batch_prices_history, name="clob.batch_prices_history")
     r.add_get("/clob/book", get_book, name="clob.book")
     r.add_post("/clob/books", post_books, name="clob.books")
     r.add_get("/clob/markets/{condition_id}", get_market, name="clob.market")

@@ -32,7 +32,8 @@ PUBLISHED_LIMITS_PER_10S: dict[str, int] = {
     "gamma.events": 500,
     "gamma.events_keyset": 500,
     "gamma.*": 4000,
-    "clob.prices_history": 1000,
+    # /batch-prices-history has no published limit of its own: each batch request counts as one /prices-history one
+    "clob.*prices_history": 1000,
     "clob.book": 1500,
     "clob.*": 9000,
     "subgraph": 1000,  # Goldsky: 100 req/s per IP

@@ -43,13 +43,22 @@ Tags: one per category (Politics 2, Crypto 21, Sports 1, Economics 107, Culture 
 Market ``events[]`` and event objects never include ``closedTime``/``category`` in the nested form (the contracts
 for nested events do not have them); top-level events do when applicable.
 
-Speed: the venue, the filter/order arrays and every date string are built once on app startup (vectorised, about
-2.5 s for 100,000 markets); each filtered ordering is cached (LRU of 64 queries) so a keyset page is a binary search
-plus a slice; uncached markets/events of a page are rendered together (numbers formatted by one msgspec call per
-page, string templates otherwise) and kept in bounded LRUs (32,768 markets, 32,768 events). Measured on the shared
-2-core dev VM (bench/bench_sandbox_http.py, 100,000 markets, limit=100, ~386 KB per page), p50 inside the server:
-2.4-3.6 ms for pages rendered for the first time, 0.6-0.85 ms from the LRU; client-observed (httpx over loopback,
-same process): 4.5-6.7 ms and 2.4-3.6 ms depending on the VM's load, against 0.65-0.85 ms for a bare aiohttp /ping.
+Texts: ``question``/``description`` come from ``texts.py`` (clear or ambiguous by the market's clarity);
+``resolutionSource`` is the URL of the source the text names, "" when it names none. An event's ``title`` and
+``description`` are a multi-outcome event's own, else its single market's question and description.
+
+Time: everything shows the current view (``clock.py``). With a live clock the tables (orderings, caches) are
+rebuilt with each view; a cursor stays valid across a rebuild (same query hash), and its rank applies to the new
+ordering: in the default id order new markets only append, other orderings may move items across a rebuild.
+
+Speed: the view, the filter/order arrays and every date string are built once per view (on app startup, and in a
+worker thread for each live-clock rebuild; vectorised, about 2 s for 100,000 markets at start-up); each filtered
+ordering is cached (LRU of 64 queries) so a keyset page is a binary search plus a slice; uncached markets/events
+of a page are rendered together (numbers formatted by one msgspec call per page, string templates otherwise, texts
+memoised as JSON literals) and kept in bounded LRUs (32,768 markets, 32,768 events). Measured on the shared 2-core
+dev VM (bench/bench_sandbox_http.py, 100,000 markets, limit=100, ~430 KB per page), p50 inside the server:
+2.5-2.7 ms for pages rendered for the first time, 0.35-0.5 ms from the LRU; client-observed (httpx over loopback,
+same process): 3.7-5.0 ms and 1.3-2.1 ms depending on the VM's load, against ~0.4 ms for a bare aiohttp /ping.
 """
 
 from __future__ import annotations
@@ -68,11 +77,9 @@ import numpy as np
 from aiohttp import web
 from multidict import MultiMapping
 
-from mca_sandbox.appkeys import STATE
+from mca_sandbox.clock import views
 from mca_sandbox.render import (
     CATEGORY_TAGS,
-    DESCRIPTION_HEAD,
-    DESCRIPTION_TAIL,
     MICRO,
     MULTI_TAG,
     Venue,
@@ -319,7 +326,7 @@ def _outcome_prices(yes_u: int, no_u: int) -> str:
 
 
 _SORT_BY = ',"sortBy":"price"'
-_DESCRIPTION_1, _DESCRIPTION_2 = jstr(DESCRIPTION_HEAD)[1:-1], jstr(DESCRIPTION_TAIL)[1:-1]
+_NOT_NEG = ',"negRisk":false'
 _STATUSES_PROPOSED = jstr('["proposed"]')
 _STATUSES_DISPUTED = jstr('["proposed", "disputed"]')
 _MULTI_TAG_JSON = _tag_json(MULTI_TAG)
@@ -543,7 +550,6 @@ class Gamma:
         v = self.v
         idx = np.asarray(es, dtype=np.int64)
         first = v.ev_first[idx].tolist()
-        size = v.ev_size[idx].tolist()
         cat = v.ev_category[idx].tolist()
         neg = v.ev_neg_risk[idx].tolist()
         closed = v.ev_closed[idx].tolist()
@@ -561,25 +567,18 @@ class Gamma:
             *(v.ev_windows[k][idx] for k in ("24hr", "1wk", "1mo", "1yr")),
             np.where(v.ev_closed[idx], 0.0, competitive),
         )
+        texts = v.catalog.texts
         out = []
         for i, e in enumerate(es):
             eid = 90_000 + e
             category = CATEGORIES[cat[i]]
             slug = f"{category}-event-{eid}"
-            if neg[i]:
-                title = f'"Which outcome wins {category} contest {eid}?"'
-                description = (
-                    f'"This is a multi-outcome {category} event: exactly one of its {size[i]} markets resolves to '
-                    '\\"Yes\\"; the others resolve to \\"No\\"."'
-                )
-                neg_fields = f',"negRisk":true,"negRiskMarketID":"{v.neg_risk_market_ids[e]}"'
-            else:
-                title = f'"Will {category} question {500_000 + first[i]} resolve Yes?"'
-                description = f'"{_DESCRIPTION_1}{500_000 + first[i]}{_DESCRIPTION_2}"'
-                neg_fields = ',"negRisk":false'
+            title, description = texts.event_json(e)
+            source = texts.market_json(first[i])[2]
+            neg_fields = f',"negRisk":true,"negRiskMarketID":"{v.neg_risk_market_ids[e]}"' if neg[i] else _NOT_NEG
             out.append(
                 f'"id":"{eid}","ticker":"{slug}","slug":"{slug}","title":{title},"description":{description}'
-                f',"resolutionSource":"","startDate":"{start[i]}Z","creationDate":"{creation[i]}Z"'
+                f',"resolutionSource":"{source}","startDate":"{start[i]}Z","creationDate":"{creation[i]}Z"'
                 f',"endDate":"{end[i]}Z","image":"{_IMG}{slug}.png","icon":"{_IMG}{slug}.png"'
                 f',"active":true,"closed":{"true" if closed[i] else "false"},"archived":false,"new":false'
                 f',"featured":false,"restricted":true,"liquidity":{liq[i]},"volume":{vol[i]},"openInterest":{oi[i]}'
@@ -636,6 +635,7 @@ class Gamma:
         start_iso = self.m_start_day[idx].tolist()
         slugs, cond_ids, q_ids, yes_ids, no_ids = v.slugs, v.condition_ids, v.question_ids, v.yes_tokens, v.no_tokens
         neg_market_ids, neg_request_ids = v.neg_risk_market_ids, v.neg_risk_request_ids
+        texts = v.catalog.texts
         out = []
         for i, m in enumerate(ms):
             slug = slugs[m]
@@ -672,13 +672,12 @@ class Gamma:
                 liquidity = liquidity_num = liquidity_clob = ""
             mid = 500_000 + m
             prices = _PRICES.get((yes_out[i], no_out[i])) or _outcome_prices(yes_out[i], no_out[i])
+            question, description, source = texts.market_json(m)
             if is_neg:
-                question = f'"Will outcome {position[i] + 1} win {CATEGORIES[cat[i]]} contest {90_000 + ev[i]}?"'
                 group = f',"groupItemTitle":"Outcome {position[i] + 1}","groupItemThreshold":"{position[i]}"'
                 neg_ids = f',"negRiskMarketID":"{neg_market_ids[ev[i]]}"'
                 request_id = neg_request_ids[m]
             else:
-                question = f'"Will {CATEGORIES[cat[i]]} question {mid} resolve Yes?"'
                 group = neg_ids = request_id = ""
             day_change = f',"oneDayPriceChange":{change[i]}' if changed[i] else ""
             if is_closed:
@@ -693,10 +692,10 @@ class Gamma:
             uma_end = f',"umaEndDate":"{resolved[i]}Z"' if status else ""
             head = (
                 f'{{"id":"{mid}","question":{question},"conditionId":"{cond_ids[m]}"'
-                f',"slug":"{slug}","resolutionSource":"","endDate":"{end[i]}Z"'
+                f',"slug":"{slug}","resolutionSource":"{source}","endDate":"{end[i]}Z"'
                 f"{_CATEGORY_FIELD[cat[i]] if has_cat[i] else ''}{liquidity}"
                 f',"startDate":"{start[i]}Z","image":"{img}","icon":"{img}"'
-                f',"description":"{_DESCRIPTION_1}{mid}{_DESCRIPTION_2}","outcomes":{_OUTCOMES}'
+                f',"description":{description},"outcomes":{_OUTCOMES}'
                 f',"outcomePrices":{prices}{volume}'
                 f',"active":true,"closed":{"true" if is_closed else "false"},"marketMakerAddress":""'
                 f',"createdAt":"{created[i]}Z","updatedAt":"{updated[i]}Z"{closed_fields}'
@@ -791,12 +790,16 @@ def _b(flag: bool) -> str:
     return "true" if flag else "false"
 
 
-def gamma(app: web.Application) -> Gamma:
-    state = app[STATE]
-    found = state.get("gamma")
+def gamma_of(v: Venue) -> Gamma:
+    """The Gamma tables of a view, built on first use (``clock.Views`` builds them with each new view)."""
+    found = v.cache.get("gamma")
     if found is None:
-        found = state["gamma"] = Gamma(venue(app))
+        found = v.cache["gamma"] = Gamma(v)
     return found
+
+
+def gamma(app: web.Application) -> Gamma:
+    return gamma_of(venue(app))
 
 
 def _body(text: str, status: int = 200) -> web.Response:
@@ -951,14 +954,9 @@ async def event_by_slug(request: web.Request) -> web.Response:
     return _body(g.events_json([e])[0])
 
 
-async def _warm(app: web.Application) -> None:
-    """Build the venue and the Gamma tables before the first request (about 2 s for 100,000 markets)."""
-    gamma(app)
-
-
 def setup(app: web.Application) -> None:
-    """Register the Gamma routes under /gamma (keyset routes before the /{id} ones); warm up on startup."""
-    app.on_startup.append(_warm)
+    """Register the Gamma routes under /gamma (keyset routes before the /{id} ones); tables built with each view."""
+    views(app).warmers.append(gamma_of)
     r = app.router
     r.add_get("/gamma/markets", markets_legacy, name="gamma.markets")
     r.add_get("/gamma/markets/keyset", markets_keyset, name="gamma.markets_keyset")

@@ -1,40 +1,50 @@
 """What the venue shows of a world, shared by the Gamma, CLOB and ground-truth routes, plus JSON formatting helpers.
 
-``Venue`` derives, once per world and vectorised over every market and event, everything the REST routes render:
-lifecycle flags, the timestamps shown (with the variable fraction digits Gamma prints), reported volumes and their
-trailing windows, outcome prices per label, the best bid/ask of the book at ``as_of``, every market's ids (condition,
-question, YES/NO tokens) with their lookup indexes (slug indexes on first use). Gamma's ``bestBid``/``bestAsk`` and
-the CLOB ``/book`` best levels come from the same numbers, so the two APIs agree as they do upstream. Building it
-takes about 2 s for 100,000 markets (mostly the sha256 ids); Gamma's setup does it on app startup.
+``Venue`` is one *view*: it derives, for one instant ``as_of`` and vectorised over every market and event,
+everything the REST routes render: lifecycle flags, the timestamps shown (with the variable fraction digits Gamma
+prints), the volume traded so far and its trailing windows (real differences of the world's cumulative volume),
+open interest, outcome prices per label, the best bid/ask of the book at ``as_of``. ``Catalog`` holds what never
+changes (every market's ids with their lookup indexes, texts, fixed timestamps) and is built once per world, so a
+live clock only rebuilds the view (``clock.Views``). Gamma's ``bestBid``/``bestAsk`` and the CLOB ``/book`` best
+levels come from the same numbers, so the two APIs agree as they do upstream. For 100,000 markets the catalog takes
+about 1 s (mostly the sha256 ids) and a view about 0.4 s; the first view is built on app startup.
 
 Decisions (documented for the clients and tests that rely on them):
 
 - A market or event whose creation is after ``as_of`` does not exist yet: it is hidden from every route.
 - ``active`` is true and ``archived`` false on every market (as on most real markets, closed ones included).
-- Markets with less than 100 USD of simulated volume are shown as zero-volume markets: their volume fields are
+- Markets with less than 100 USD traded by ``as_of`` are shown as zero-volume markets: their volume fields are
   omitted, as upstream omits them (they count as 0 in volume filters and orderings).
+- Volume is the world's cumulative volume V(as_of) rounded to the micro-dollar; ``volume24hr``/``1wk``/``1mo``/
+  ``1yr`` are ``V(as_of) - V(as_of - window)`` of the same rounded values. Open interest (events' ``openInterest``)
+  is the world's at ``as_of``, summed over the event's markets, 0 once closed.
 - Liquidity is shown on live markets only (0 / omitted once closed).
-- Lifecycle from ``world.market_label``: LIVE = open and accepting orders; RESOLVED_TRUE/FALSE = closed, UMA
+- Lifecycle from ``world.label_at(as_of)``: LIVE = open and accepting orders; RESOLVED_TRUE/FALSE = closed, UMA
   "resolved", outcome prices 1/0; VOID_5050 = closed, "resolved", 0.5/0.5; VOID_ZERO_ZERO = closed legacy 0/0 with
-  no UMA status; UNRESOLVED = closed with UMA "proposed" or "disputed" (drawn per market) and the last prices.
+  no UMA status; UNRESOLVED = closed with UMA "proposed" or "disputed" (drawn per market: disputed half the
+  time, 80 % of the time for ambiguous markets) and the last prices.
 - The book at ``as_of``: best bid/ask straddle the last price with ``world.spread(m)`` between them (in ticks).
 - Timestamps: ``startDate`` shows 3 fraction digits, ``createdAt``/``updatedAt`` (and event start/creation dates) 6,
   ``endDate``/``umaEndDate`` none, ``closedTime`` Postgres style; the last fraction digit is never 0, so every
   string is exactly what Gamma's trimming would print. Filters and orderings use these exact instants.
-- Text (questions, descriptions, titles, images) is generated from the category and ids; slugs are ``world.slug``.
+- Texts (questions, descriptions, titles, resolution sources) come from ``texts.py``; slugs are ``world.slug``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 
-from mca_sandbox.appkeys import STATE, WORLD
+from mca_sandbox.appkeys import STATE
+from mca_sandbox.draws import hash_draws
+from mca_sandbox.texts import Texts
 from mca_sandbox.world import (
     CATEGORIES,
     DAY,
@@ -74,9 +84,6 @@ CATEGORY_TAGS: tuple[tuple[int, str, str], ...] = (
 )
 assert len(CATEGORY_TAGS) == len(CATEGORIES)
 MULTI_TAG: tuple[int, str, str] = (101, "Multi Outcome", "multi-outcome")
-
-DESCRIPTION_HEAD = 'This market will resolve to "Yes" if the event described by question '
-DESCRIPTION_TAIL = ' happens by the end date. Otherwise, this market will resolve to "No".'
 
 
 # --- formatting ---------------------------------------------------------------------------------------------------
@@ -134,24 +141,6 @@ def floats_cols(*columns: np.ndarray) -> list[list[str]]:
     return [flat[k * n : (k + 1) * n] for k in range(len(columns))]
 
 
-_M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
-
-
-def mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (counter-based hash) for per-item deterministic draws."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(x, dtype=np.uint64) + _GOLD
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
-
-
-def hash_draws(seed: int, kind: int, n: int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        base = mix(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(kind))
-        return mix(base + np.arange(n, dtype=np.uint64))
-
-
 def _frac(h: np.ndarray, digits: int) -> np.ndarray:
     """Microseconds with exactly ``digits`` (3 or 6) fraction digits, the last one non-zero."""
     if digits == 3:
@@ -168,22 +157,83 @@ def hex_id(seed: int, kind: str, index: int, nbytes: int = 32) -> str:
 
 
 # --- the venue ---------------------------------------------------------------------------------------------------
-class Venue:
-    """Everything the REST routes show of a world, derived once (vectorised) from the world's arrays."""
+class Catalog:
+    """What a world shows that never changes with the clock: ids and their indexes, texts, fixed times, cosmetics.
+
+    Built once per world (the sha256 ids are most of the cost) and shared by every view of it.
+    """
 
     def __init__(self, world: World) -> None:
+        w = world
+        n, ne = w.n_markets, w.n_events
+        seed = w.config.seed
+        e = w.market_event
+        self.h1 = hash_draws(seed, 101, n)
+        self.h2 = hash_draws(seed, 102, n)
+        self.he = hash_draws(seed, 103, ne)
+        created = w.event_created[e].astype(np.int64)
+        self.start_us = created * MICRO + _frac(self.h1, 3)
+        self.created_us = (
+            created - 60 - ((self.h1 >> np.uint64(10)) % np.uint64(3600)).astype(np.int64)
+        ) * MICRO + _frac(self.h1 >> np.uint64(22), 6)
+        ev_created = w.event_created.astype(np.int64)
+        he = self.he
+        self.ev_start_us = ev_created * MICRO - 30 * MICRO + _frac(he, 6)
+        self.ev_creation_us = self.ev_start_us - 10 * ((he >> np.uint64(20)) % np.uint64(100)).astype(np.int64)
+        self.ev_created_us = (ev_created - 90 - ((he >> np.uint64(30)) % np.uint64(3600)).astype(np.int64)) * (
+            MICRO
+        ) + _frac(he >> np.uint64(42), 6)
+        self.ev_comments = ((he >> np.uint64(8)) % np.uint64(400)).astype(np.int64)
+        # UNRESOLVED markets are disputed (else only proposed) half the time, 80 % of the time when ambiguous
+        ambiguous = w.event_ambiguity[e] > 0
+        self.uma_disputed = (self.h2 >> np.uint64(30)) % np.uint64(10) < np.where(ambiguous, 8, 5).astype(np.uint64)
+        self.fees_enabled = (self.h2 >> np.uint64(31)) % np.uint64(10) < np.uint64(3)
+        self.condition_ids = [w.condition_id(m) for m in range(n)]
+        self.question_ids = [w.question_id(m) for m in range(n)]
+        tokens = [w.token_ids(m) for m in range(n)]
+        self.yes_tokens = [t[0] for t in tokens]
+        self.no_tokens = [t[1] for t in tokens]
+        self.condition_index = {c: m for m, c in enumerate(self.condition_ids)}
+        self.token_index = {t: (m, 0) for m, t in enumerate(self.yes_tokens)}
+        self.token_index.update({t: (m, 1) for m, t in enumerate(self.no_tokens)})
+        self.neg_risk_market_ids = {e: w.neg_risk_market_id(e) for e in np.flatnonzero(w.event_neg_risk).tolist()}
+        self.neg_risk_request_ids = {
+            m: hex_id(seed, "negrisk-request", m) for m in np.flatnonzero(w.event_neg_risk[e]).tolist()
+        }
+        self.texts = Texts(w)
+
+
+_CATALOGS: weakref.WeakKeyDictionary[World, Catalog] = weakref.WeakKeyDictionary()
+_CATALOG_LOCK = threading.Lock()
+
+
+def catalog(world: World) -> Catalog:
+    """The world's catalog, built on first use (views are built in worker threads: one build only)."""
+    with _CATALOG_LOCK:
+        found = _CATALOGS.get(world)
+        if found is None:
+            found = _CATALOGS[world] = Catalog(world)
+        return found
+
+
+class Venue:
+    """Everything the REST routes show of a world at one instant ``as_of`` (default: the config's), derived once
+    (vectorised) from the world's arrays: one *view* of the venue."""
+
+    def __init__(self, world: World, as_of: int | None = None) -> None:
         self.world = w = world
         cfg = w.config
+        cat = catalog(w)
+        self.catalog = cat
         self.seed = cfg.seed
-        self.as_of = as_of = cfg.as_of_ts
-        n, ne = w.n_markets, w.n_events
+        self.as_of = as_of = cfg.as_of_ts if as_of is None else int(as_of)
+        n = w.n_markets
         e = w.market_event
-        label = w.market_label
+        label = w.market_label if as_of == cfg.as_of_ts else w.label_at(as_of)
         self.label = label
         self.closed = label != LIVE
-        h1 = hash_draws(cfg.seed, 101, n)
-        h2 = hash_draws(cfg.seed, 102, n)
-        he = hash_draws(cfg.seed, 103, ne)
+        #: Per-module derived state of this view (Gamma tables...), built on first use.
+        self.cache: dict[str, Any] = {}
 
         # --- times (seconds, and microseconds where Gamma shows fractions) -----------------------------------
         created = w.event_created[e].astype(np.int64)
@@ -194,33 +244,33 @@ class Venue:
         self.visible = created <= as_of
         # Fraction digits are fixed per field (last digit never 0), so a vectorised format needs no trimming:
         # startDate has 3 digits, createdAt/updatedAt 6, endDate/closedTime/umaEndDate none (as seen upstream).
-        self.start_us = created * MICRO + _frac(h1, 3)
-        self.created_us = (created - 60 - ((h1 >> np.uint64(10)) % np.uint64(3600)).astype(np.int64)) * MICRO + _frac(
-            h1 >> np.uint64(22), 6
-        )
+        self.start_us = cat.start_us
+        self.created_us = cat.created_us
         self.end_us = self.end_s * MICRO
+        h1 = cat.h1
         upd_closed = np.minimum(as_of - 1, resolved + 60 + ((h1 >> np.uint64(42)) % np.uint64(7200)).astype(np.int64))
         upd_live = as_of - 1 - ((h1 >> np.uint64(42)) % np.uint64(3600)).astype(np.int64)
-        self.updated_us = np.where(self.closed, upd_closed, upd_live) * MICRO + _frac(h2, 6)
+        self.updated_us = np.where(self.closed, upd_closed, upd_live) * MICRO + _frac(cat.h2, 6)
         self.updated_us = np.maximum(self.updated_us, self.created_us)
         self.closed_ts = np.where(self.closed, resolved, -1)
 
-        # --- volumes -----------------------------------------------------------------------------------------
-        vol = np.where(w.market_volume < DUST_VOLUME, 0.0, w.market_volume)
+        # --- volumes (the world's cumulative volume at as_of, and its trailing differences) -------------------
+        now = w.flows_at(np.full(n, as_of, dtype=np.int64))
+        total = np.round(now.volume, 6)
+        vol = np.where(total < DUST_VOLUME, 0.0, total)
         self.dust = vol == 0
         self.volume = vol
+        self.open_interest = np.round(now.open_interest, 6)
         self.liquidity = np.where(self.closed, 0.0, w.market_liquidity)
-        life_end = np.minimum(resolved, as_of)
-        life = np.maximum(life_end - created, 60).astype(float)
-        rate = vol / life
         self.windows: dict[str, np.ndarray] = {}
         for name, span in (("24hr", DAY), ("1wk", 7 * DAY), ("1mo", 30 * DAY), ("1yr", 365 * DAY)):
-            overlap = np.clip(life_end - np.maximum(as_of - span, created), 0, None)
-            self.windows[name] = np.round(np.minimum(rate * overlap, vol), 6)
+            then = np.round(w.flows_at(np.full(n, as_of - span, dtype=np.int64)).volume, 6)
+            self.windows[name] = np.where(self.dust, 0.0, np.round(np.maximum(total - then, 0.0), 6))
 
         # --- prices ------------------------------------------------------------------------------------------
-        yes_u = np.rint(w._snapshot["last"] * MICRO).astype(np.int64)
-        day_ago_u = np.rint(w._snapshot["day_ago"] * MICRO).astype(np.int64)
+        snapshot = w._snapshot if as_of == cfg.as_of_ts else w.snapshot(as_of)
+        yes_u = np.rint(snapshot["last"] * MICRO).astype(np.int64)
+        day_ago_u = np.rint(snapshot["day_ago"] * MICRO).astype(np.int64)
         self.yes_u = yes_u
         self.day_change = (yes_u - day_ago_u) / MICRO
         out_yes = yes_u.copy()
@@ -251,8 +301,8 @@ class Venue:
         self.spread_u = (ask - bid) * self.tick_u
 
         # --- per-market cosmetics ----------------------------------------------------------------------------
-        self.uma_disputed = (h2 >> np.uint64(30)) % np.uint64(2) == 0  # UNRESOLVED: disputed or only proposed
-        self.fees_enabled = (h2 >> np.uint64(31)) % np.uint64(10) < np.uint64(3)
+        self.uma_disputed = cat.uma_disputed
+        self.fees_enabled = cat.fees_enabled
         self.neg_risk = w.event_neg_risk[e]
         self.position = np.arange(n) - w.event_first[e]
         self.has_category = w.market_has_category
@@ -273,19 +323,17 @@ class Venue:
         self.ev_category = w.event_category
         self.ev_tag_id = tag_ids[w.event_category]
         self.ev_has_category = self.has_category[first]
-        self.ev_start_us = self.ev_created_s * MICRO - 30 * MICRO + _frac(he, 6)
-        self.ev_creation_us = self.ev_start_us - 10 * ((he >> np.uint64(20)) % np.uint64(100)).astype(np.int64)
-        self.ev_created_us = (self.ev_created_s - 90 - ((he >> np.uint64(30)) % np.uint64(3600)).astype(np.int64)) * (
-            MICRO
-        ) + _frac(he >> np.uint64(42), 6)
+        self.ev_start_us = cat.ev_start_us
+        self.ev_creation_us = cat.ev_creation_us
+        self.ev_created_us = cat.ev_created_us
         self.ev_end_us = self.ev_end_s * MICRO
         self.ev_updated_us = np.maximum.reduceat(self.updated_us, first)
         self.ev_closed_ts = np.where(self.ev_closed, self.ev_resolved_s, -1)
         self.ev_volume = np.add.reduceat(vol, first)
         self.ev_liquidity = np.add.reduceat(self.liquidity, first)
-        self.ev_open_interest = np.where(self.ev_closed, 0.0, np.add.reduceat(w.market_open_interest, first))
+        self.ev_open_interest = np.round(np.add.reduceat(self.open_interest, first), 6)  # 0 once closed
         self.ev_windows = {k: np.add.reduceat(v, first) for k, v in self.windows.items()}
-        self.ev_comments = ((he >> np.uint64(8)) % np.uint64(400)).astype(np.int64)
+        self.ev_comments = cat.ev_comments
 
         # world.slug(m) at as_of for every market (a unit test checks they agree)
         changed = (w.market_slug_change_ts >= 0) & (as_of >= w.market_slug_change_ts)
@@ -293,25 +341,16 @@ class Venue:
             f"{CATEGORIES[c]}-question-{500_000 + m}{'-v2' if ch else ''}"
             for m, (c, ch) in enumerate(zip(self.category.tolist(), changed.tolist(), strict=True))
         ]
-        # identifiers (the world's own; its caches keep them too) and the lookup indexes of visible markets
-        self.condition_ids = [w.condition_id(m) for m in range(n)]
-        self.question_ids = [w.question_id(m) for m in range(n)]
-        tokens = [w.token_ids(m) for m in range(n)]
-        self.yes_tokens = [t[0] for t in tokens]
-        self.no_tokens = [t[1] for t in tokens]
-        shown = np.flatnonzero(self.visible).tolist()
-        self._condition_index = {self.condition_ids[m]: m for m in shown}
-        self._token_index = {self.yes_tokens[m]: (m, 0) for m in shown}
-        self._token_index.update({self.no_tokens[m]: (m, 1) for m in shown})
-        neg_events = np.flatnonzero(w.event_neg_risk).tolist()
-        self.neg_risk_market_ids = {e: w.neg_risk_market_id(e) for e in neg_events}
-        self.neg_risk_request_ids = {
-            m: hex_id(self.seed, "negrisk-request", m) for m in np.flatnonzero(self.neg_risk).tolist()
-        }
+        self.condition_ids = cat.condition_ids
+        self.question_ids = cat.question_ids
+        self.yes_tokens = cat.yes_tokens
+        self.no_tokens = cat.no_tokens
+        self.neg_risk_market_ids = cat.neg_risk_market_ids
+        self.neg_risk_request_ids = cat.neg_risk_request_ids
         self._slug_index: dict[str, int] | None = None
         self._event_slug_index: dict[str, int] | None = None
 
-    # --- identities and lookups -----------------------------------------------------------------------------------
+    # --- identities and lookups (markets created after as_of do not exist yet) ---------------------------------------
     def event_slug(self, e: int) -> str:
         return f"{CATEGORIES[int(self.ev_category[e])]}-event-{self.world.event_id(e)}"
 
@@ -329,11 +368,13 @@ class Venue:
         return self._event_slug_index.get(slug)
 
     def market_by_condition(self, condition_id: str) -> int | None:
-        return self._condition_index.get(condition_id.lower())
+        m = self.catalog.condition_index.get(condition_id.lower())
+        return m if m is not None and self.visible[m] else None
 
     def market_by_token(self, token_id: str) -> tuple[int, int] | None:
         """(market, side) of a CLOB token id, side 0 = YES, 1 = NO."""
-        return self._token_index.get(token_id)
+        found = self.catalog.token_index.get(token_id)
+        return found if found is not None and self.visible[found[0]] else None
 
     def market_index(self, market_id: str) -> int | None:
         m = self.world.market_index(market_id)
@@ -345,14 +386,10 @@ class Venue:
 
     # --- derived per-market values --------------------------------------------------------------------------------
     def question(self, m: int) -> str:
-        w = self.world
-        cat = CATEGORIES[int(self.category[m])]
-        if self.neg_risk[m]:
-            return f"Will outcome {int(self.position[m]) + 1} win {cat} contest {w.event_id(int(w.market_event[m]))}?"
-        return f"Will {cat} question {w.market_id(m)} resolve Yes?"
+        return self.catalog.texts.market(m)[0]
 
     def description(self, m: int) -> str:
-        return f"{DESCRIPTION_HEAD}{self.world.market_id(m)}{DESCRIPTION_TAIL}"
+        return self.catalog.texts.market(m)[1]
 
     def uma_status(self, m: int) -> str | None:
         label = int(self.label[m])
@@ -373,9 +410,5 @@ class Venue:
 
 
 def venue(app: web.Application) -> Venue:
-    """The app's venue, built on first use (cheap next to building the world) and shared by all route modules."""
-    state = app[STATE]
-    found = state.get("venue")
-    if found is None:
-        found = state["venue"] = Venue(app[WORLD])
-    return found
+    """The app's current view (``clock.Views``): the one fixed view, or the latest rebuild of a live clock."""
+    return app[STATE]["views"].current()

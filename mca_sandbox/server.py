@@ -3,7 +3,8 @@
 Route modules each expose ``setup(app)`` and name their routes (``gamma.markets_keyset``...) so the fault plan can
 target them. Mount points follow DESIGN.md §9: Gamma under ``/gamma``, CLOB REST under ``/clob``, the market
 WebSocket at ``/ws/market``, subgraphs at ``/subgraphs/<name>/<version>/gn``, tollama under ``/tollama``, ground
-truth under ``/_truth/`` and fault control at ``/_faults``.
+truth under ``/_truth/`` and fault control at ``/_faults``. ``clock.py`` installs the venue's clock and its views
+first: every REST route answers from the current view.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from mca_sandbox import clob, faults, gamma, subgraph, tollama, truth, ws
-from mca_sandbox.appkeys import FAULTS, SPEED, STATE, WORLD
+from mca_sandbox import clob, clock, faults, gamma, subgraph, tollama, truth, ws
+from mca_sandbox.appkeys import CLOCK, FAULTS, SPEED, STATE, WORLD
+from mca_sandbox.clock import Clock
 from mca_sandbox.faults import FaultState
 from mca_sandbox.world import World
 
-ROUTE_MODULES = (gamma, clob, ws, subgraph, tollama, truth, faults)
+ROUTE_MODULES = (clock, gamma, clob, ws, subgraph, tollama, truth, faults)  # clock first: it holds the views
 
 
 @web.middleware
@@ -42,6 +44,7 @@ def create_app(world: World, fault_state: FaultState | None = None, speed: float
     app[WORLD] = world
     app[FAULTS] = fault_state or FaultState()
     app[SPEED] = speed
+    app[CLOCK] = Clock(world.config.clock == "live", world.config.as_of_ts, speed)
     app[STATE] = {}
     for module in ROUTE_MODULES:
         module.setup(app)

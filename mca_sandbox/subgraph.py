@@ -13,25 +13,41 @@ Deployments and entities (schemas of Polymarket/polymarket-subgraph; BigInt and 
 Every query field exists singular (``orderbook(id: "...")``) and plural (``orderbooks(...)``, ``marketDatas``),
 plus ``_meta { block { number hash timestamp } deployment hasIndexingErrors }`` and ``__typename``.
 
-Values, as of the world's ``as_of`` (markets created later are not indexed yet):
+Values at an instant t: the head is the venue's current ``as_of`` (``clock.py``); ``block`` arguments ask for
+earlier instants (below). Markets created after t are not indexed at t.
 
-- ``collateralVolume`` of a market's two tokens sums exactly to Gamma's volume in micro-USDC
-  (``round(market_volume * 1e6)``); the YES share is a seeded draw in [0.3, 0.7], and each token's buy share one
-  in [0.4, 0.7]; buy + sell = total, always. Markets Gamma shows as zero-volume (under 100 USD simulated) never
-  traded: their tokens have ``MarketData`` but no ``Orderbook`` (graph-node creates it on the first fill).
-- Trades: ``max(4, ceil(trades_per_day * days traded so far))`` per market, split between the tokens like the
-  volume (each token at least 2 trades), buys + sells = trades with at least one of each.
-- Open interest: ``round(market_open_interest * 1e6)`` while the market is live, 0 once it is closed (resolved,
-  void or stuck unresolved), so a live event's summed amounts equal Gamma's event ``openInterest`` (0 when closed).
-- The exact served values of a market: ``GET /_truth/subgraph/{condition_id}``; entity counts and the global
-  aggregates: ``GET /_truth/subgraph``.
+- ``collateralVolume`` of a market's two tokens sums exactly to Gamma's volume at t in micro-USDC
+  (``round(V(t) * 1e6)`` of the world's cumulative volume rounded to the micro-dollar); the YES share is a seeded
+  draw in [0.3, 0.7], and each token's buy share one in [0.4, 0.7]; splits are floors of these static shares, so
+  every counter never decreases in time; buy + sell = total, always. Markets Gamma shows as zero-volume (under
+  100 USD traded by t) have not traded: their tokens have ``MarketData`` but no ``Orderbook`` (graph-node creates
+  it on the first fill).
+- Trades: ``max(4, ceil(world trade count at t))`` per market (background volume over the market's typical trade
+  size, plus episode bursts: wash trading is many small trades), split between the tokens like the volume (each
+  token at least 2 trades), buys + sells = trades with at least one of each.
+- Open interest: the world's open interest at t (``round(OI(t) * 1e6)``) while the market is live, 0 once it is
+  closed (resolved, void or stuck unresolved), so a live event's summed amounts equal Gamma's event
+  ``openInterest`` (0 when closed).
+- The exact served values of a market: ``GET /_truth/subgraph/{condition_id}?ts=`` (unix seconds, default the head,
+  at most the head; 404 when not indexed at ts); entity counts and the global aggregates: ``GET
+  /_truth/subgraph?ts=``. Both carry ``ts`` and its ``block_number``.
+
+Blocks and time travel: block N is at ``POLYGON_GENESIS_TS + 2 N`` (Polygon's ~2 s blocks; the instant t lies in
+block ``(t - POLYGON_GENESIS_TS) // 2``). The head block is the one holding ``as_of`` and reports ``timestamp =
+as_of`` (``_meta`` without ``block``). ``block: {number: N}`` on any entity field (and on ``_meta``) answers with the
+state at block N's timestamp, ``_meta`` reporting N and that timestamp; N = head is the head state.
+``block: {number_gte: N}`` answers at the head when N <= head. N > head, for either form, is graph-node's error
+(text from graph-node issue #4750): "Failed to decode `block.number` value: `subgraph Qm... has only indexed up to
+block number H and data for block number N is therefore not yet available`". ``block: {hash: ...}`` is refused
+with a clear error (this fake keeps no block hashes). Each field of a query may read its own block. The tables of
+the last ``SNAPSHOTS`` instants asked for are kept.
 
 Query subset (graph-node semantics and error texts where it matters):
 
 - Arguments of plural fields: ``first`` (default 100, 0..1000, else "The `first` argument must be between 0
   and 1000, but is N"), ``skip`` (0..5000: pushes clients to keyset paging), ``orderBy`` (any field),
-  ``orderDirection`` (asc/desc; without ``orderBy`` it applies to ``id``), ``where``, and ``block`` /
-  ``subgraphError`` (accepted, ignored: the data does not change).
+  ``orderDirection`` (asc/desc; without ``orderBy`` it applies to ``id``), ``where``, ``block`` (above) and
+  ``subgraphError`` (accepted, ignored).
 - ``where``: ``field`` (equality), ``_not``, ``_gt``, ``_lt``, ``_gte``, ``_lte``, ``_in``, ``_not_in`` on every
   field, ``_contains``/``_starts_with``/``_ends_with`` on ID/String fields, ``and: [...]``/``or: [...]``;
   ``_change_block`` is ignored. BigInt filters compare as integers, BigDecimal ones exactly in decimal.
@@ -49,8 +65,9 @@ Query subset (graph-node semantics and error texts where it matters):
 HTTP: GraphQL-level problems answer 200 ``{"errors": [{"message", "locations"?}]}`` like graph-node; a body that is
 not a JSON object with a string ``query`` answers 400 with the same envelope; an unknown deployment 404.
 
-Speed: tables are built per deployment on first use (columns as numpy arrays sorted by id, value strings
-rendered once), so a 1000-row page is a few vectorised comparisons and a list comprehension.
+Speed: tables are built per (instant, deployment) on first use, off the event loop (columns as numpy arrays
+sorted by id, each column's value strings rendered when first selected), so a 1000-row page is a few vectorised
+comparisons and a list comprehension; a new block costs a table build (about 0.2 s per 20,000 markets).
 """
 
 from __future__ import annotations
@@ -60,6 +77,7 @@ import hashlib
 import json
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -71,7 +89,8 @@ from aiohttp import web
 
 from mca_sandbox.appkeys import STATE, WORLD
 from mca_sandbox.graphql import EnumValue, Field, GraphQLError, coerce_variables, parse, resolve_value
-from mca_sandbox.world import DAY, LIVE, World
+from mca_sandbox.render import catalog, venue
+from mca_sandbox.world import World
 
 USDC = 10**6  # USDC and outcome tokens have 6 decimals
 MAX_FIRST = 1000
@@ -79,8 +98,9 @@ MAX_SKIP = 5000
 DEFAULT_FIRST = 100
 #: Gamma shows markets with less simulated volume as zero-volume (mca_sandbox/render.py): here they never traded.
 DUST_VOLUME_USD = 100.0
-POLYGON_GENESIS_TS = 1_590_824_836  # for a plausible _meta.block.number (Polygon: ~2 s blocks)
+POLYGON_GENESIS_TS = 1_590_824_836  # block N is at POLYGON_GENESIS_TS + 2 N (Polygon: ~2 s blocks)
 POLYGON_BLOCK_SECONDS = 2
+SNAPSHOTS = 8  # instants whose tables are kept (the head and the last blocks asked for)
 _I64 = (-(2**63), 2**63 - 1)
 _COLLECTION_ARGS = frozenset({"first", "skip", "orderBy", "orderDirection", "where", "block", "subgraphError"})
 _SINGLE_ARGS = frozenset({"id", "block", "subgraphError"})
@@ -102,16 +122,20 @@ class Column:
     name: str
     gql_type: str  # "ID!", "String!", "BigInt!", "BigDecimal!"
     values: np.ndarray
-    text: list[str] = field(init=False, repr=False)  # every value as served, rendered once
+    _text: list[str] | None = field(default=None, repr=False)
     _ascending: np.ndarray | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.kind == "string":
-            self.text = self.values.tolist()
-        elif self.kind == "bigint":
-            self.text = self.values.astype(str).tolist()
-        else:
-            self.text = scaled_texts(self.values)
+    @property
+    def text(self) -> list[str]:
+        """Every value as served, rendered on first use (a time-travel query renders only what it selects)."""
+        if self._text is None:
+            if self.kind == "string":
+                self._text = self.values.tolist()
+            elif self.kind == "bigint":
+                self._text = self.values.astype(str).tolist()
+            else:
+                self._text = scaled_texts(self.values)
+        return self._text
 
     @property
     def kind(self) -> str:
@@ -185,8 +209,10 @@ class Deployment:
 
 @dataclass
 class MarketFigures:
-    """Per indexed market (created by as_of), in micro-USDC and counts: what both deployments derive from."""
+    """Per market indexed at one instant (created by then), in micro-USDC and counts: what both deployments
+    derive from."""
 
+    ts: int
     markets: np.ndarray  # world market indices
     conditions: list[str]
     yes_tokens: list[str]
@@ -199,36 +225,35 @@ class MarketFigures:
     buys: np.ndarray  # [k, 2]
 
     @classmethod
-    def from_world(cls, world: World) -> MarketFigures:
+    def from_world(cls, world: World, ts: int) -> MarketFigures:
+        """The figures at ``ts``: every split uses floors of static shares, so each count never decreases in time."""
         cfg = world.config
         n = world.n_markets
         rng = np.random.default_rng([cfg.seed, 0x5B6])  # sequential draws: the same per market whatever n
         yes_share = rng.uniform(0.3, 0.7, n)
         buy_share = rng.uniform(0.4, 0.7, (n, 2))
-        e = world.market_event
-        created = world.event_created[e]
-        markets = np.flatnonzero(created <= cfg.as_of_ts)
-        traded_until = np.minimum(world.event_resolved[e], cfg.as_of_ts)
-        days = np.maximum(traded_until - created, 0) / DAY
-        total_trades = np.maximum(4, np.ceil(world.trades_per_day * days)).astype(np.int64)[markets]
-        total_volume = np.round(world.market_volume * USDC).astype(np.int64)[markets]
+        markets = np.flatnonzero(world.event_created[world.market_event] <= ts)
+        flows = world.flows_at(np.full(n, ts, dtype=np.int64))
+        volume_usd = np.round(flows.volume, 6)[markets]  # exactly what Gamma shows at ts
+        total_volume = np.round(volume_usd * USDC).astype(np.int64)
         share = yes_share[markets]
-        yes_volume = np.round(total_volume * share).astype(np.int64)
+        yes_volume = np.floor(total_volume * share).astype(np.int64)
         volume = np.stack([yes_volume, total_volume - yes_volume], axis=1)
-        buy_volume = np.round(volume * buy_share[markets]).astype(np.int64)
-        yes_trades = np.clip(np.round(total_trades * share).astype(np.int64), 2, total_trades - 2)
+        buy_volume = np.floor(volume * buy_share[markets]).astype(np.int64)
+        total_trades = np.maximum(4, np.ceil(flows.trades[markets])).astype(np.int64)
+        yes_trades = np.clip(np.floor(total_trades * share).astype(np.int64), 2, total_trades - 2)
         trades = np.stack([yes_trades, total_trades - yes_trades], axis=1)
-        buys = np.clip(np.round(trades * buy_share[markets]).astype(np.int64), 1, trades - 1)
-        tokens = [world.token_ids(int(m)) for m in markets]
-        live = (world.market_label == LIVE)[markets]
-        open_interest = np.round(world.market_open_interest * USDC).astype(np.int64)[markets]
+        buys = np.clip(np.floor(trades * buy_share[markets]).astype(np.int64), 1, trades - 1)
+        ids = catalog(world)
+        open_interest = np.round(np.round(flows.open_interest, 6)[markets] * USDC).astype(np.int64)
         return cls(
+            ts=ts,
             markets=markets,
-            conditions=[world.condition_id(int(m)) for m in markets],
-            yes_tokens=[t[0] for t in tokens],
-            no_tokens=[t[1] for t in tokens],
-            open_interest=np.where(live, open_interest, 0),
-            traded=world.market_volume[markets] >= DUST_VOLUME_USD,
+            conditions=[ids.condition_ids[m] for m in markets.tolist()],
+            yes_tokens=[ids.yes_tokens[m] for m in markets.tolist()],
+            no_tokens=[ids.no_tokens[m] for m in markets.tolist()],
+            open_interest=open_interest,  # 0 once closed
+            traded=volume_usd >= DUST_VOLUME_USD,
             volume=volume,
             buy_volume=buy_volume,
             trades=trades,
@@ -236,14 +261,26 @@ class MarketFigures:
         )
 
 
-def _meta(world: World, name: str) -> dict[str, Any]:
-    as_of = world.config.as_of_ts
-    number = (as_of - POLYGON_GENESIS_TS) // POLYGON_BLOCK_SECONDS
+def block_number(ts: int) -> int:
+    """The Polygon block whose time span holds ``ts``: blocks every 2 s from POLYGON_GENESIS_TS."""
+    return (ts - POLYGON_GENESIS_TS) // POLYGON_BLOCK_SECONDS
+
+
+def block_ts(number: int) -> int:
+    return POLYGON_GENESIS_TS + number * POLYGON_BLOCK_SECONDS
+
+
+def deployment_hash(world: World, name: str) -> str:
     digest = hashlib.sha256(f"{world.config.seed}:{name}".encode()).digest()
+    return "Qm" + _base58(digest)[:44]
+
+
+def _meta(world: World, name: str, ts: int) -> dict[str, Any]:
+    number = block_number(ts)
     block_hash = "0x" + hashlib.sha256(f"{world.config.seed}:block:{number}".encode()).hexdigest()
     return {
-        "block": {"number": number, "hash": block_hash, "timestamp": as_of, "parentHash": None},
-        "deployment": "Qm" + _base58(digest)[:44],
+        "block": {"number": number, "hash": block_hash, "timestamp": ts, "parentHash": None},
+        "deployment": deployment_hash(world, name),
         "hasIndexingErrors": False,
     }
 
@@ -264,7 +301,7 @@ def _build_oi(world: World, fig: MarketFigures) -> Deployment:
     global_oi = make_table("GlobalOpenInterest", [""], {"amount": ("BigInt!", [total])})
     conditions = make_table("Condition", fig.conditions, {})
     tables = {t.type_name: t for t in (oi, global_oi, conditions)}
-    return Deployment(name, tables, _meta(world, name))
+    return Deployment(name, tables, _meta(world, name, fig.ts))
 
 
 _ORDERBOOK_FIELDS = (
@@ -327,7 +364,7 @@ def _build_orderbook(world: World, fig: MarketFigures) -> Deployment:
         ),
     )
     tables = {t.type_name: t for t in (orderbooks, market_data, matched)}
-    return Deployment(name, tables, _meta(world, name))
+    return Deployment(name, tables, _meta(world, name, fig.ts))
 
 
 BUILDERS: dict[str, Callable[[World, MarketFigures], Deployment]] = {
@@ -336,11 +373,12 @@ BUILDERS: dict[str, Callable[[World, MarketFigures], Deployment]] = {
 }
 
 
-class SubgraphState:
-    """Deployments of one world, each built on first use (thread-safe: built off the event loop)."""
+class Snapshot:
+    """The deployments as indexed at one instant, each built on first use (thread-safe: built off the loop)."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, ts: int) -> None:
         self.world = world
+        self.ts = ts
         self._lock = threading.Lock()
         self._figures: MarketFigures | None = None
         self._deployments: dict[str, Deployment] = {}
@@ -348,18 +386,15 @@ class SubgraphState:
 
     @property
     def figures(self) -> MarketFigures:
-        if self._figures is None:
-            with self._lock:
-                if self._figures is None:
-                    self._figures = MarketFigures.from_world(self.world)
-        return self._figures
+        with self._lock:
+            if self._figures is None:
+                self._figures = MarketFigures.from_world(self.world, self.ts)
+            return self._figures
 
     def is_built(self, name: str) -> bool:
         return name in self._deployments
 
-    def deployment(self, name: str) -> Deployment | None:
-        if name not in BUILDERS:
-            return None
+    def deployment(self, name: str) -> Deployment:
         if name not in self._deployments:
             figures = self.figures
             with self._lock:
@@ -367,28 +402,76 @@ class SubgraphState:
                     self._deployments[name] = BUILDERS[name](self.world, figures)
         return self._deployments[name]
 
-    def require(self, name: str) -> Deployment:
-        deployment = self.deployment(name)
-        if deployment is None:
-            raise KeyError(name)
-        return deployment
-
     def condition_row(self, condition_id: str) -> int | None:
         if self._by_condition is None:
             self._by_condition = {c: i for i, c in enumerate(self.figures.conditions)}
         return self._by_condition.get(condition_id.lower())
 
 
+class SubgraphState:
+    """Snapshots of one world by instant: the head (the venue's current view) and the last blocks asked for."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._lock = threading.Lock()
+        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
+
+    def at(self, ts: int) -> Snapshot:
+        with self._lock:
+            found = self._snapshots.get(ts)
+            if found is None:
+                found = self._snapshots[ts] = Snapshot(self.world, ts)
+                while len(self._snapshots) > SNAPSHOTS:
+                    self._snapshots.popitem(last=False)
+            else:
+                self._snapshots.move_to_end(ts)
+            return found
+
+
+def resolve_block(world: World, name: str, head_ts: int, block: Any) -> int:
+    """The instant a query's ``block`` argument asks for (graph-node's ``Block_height``); raises GraphQLError."""
+    if block is None:
+        return head_ts
+    head = block_number(head_ts)
+    if not isinstance(block, dict) or not block:
+        raise GraphQLError("Invalid value provided for argument `block`: expected `Block_height` ({number: Int})")
+    unknown = sorted(set(block) - {"number", "number_gte", "hash"})
+    if unknown:
+        raise GraphQLError(f"Type `Block_height` has no field `{unknown[0]}`")
+    if "hash" in block:
+        raise GraphQLError("block hashes are not supported by this sandbox: use `block: {number: N}`")
+    if len(block) != 1:
+        raise GraphQLError("Invalid value provided for argument `block`: give one of `number` or `number_gte`")
+    key, number = next(iter(block.items()))
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise GraphQLError(f"Invalid value provided for argument `block.{key}`: {number!r} is not a block number")
+    if number > head:
+        raise GraphQLError(
+            f"Failed to decode `block.{key}` value: `subgraph {deployment_hash(world, name)} has only indexed up to "
+            f"block number {head} and data for block number {number} is therefore not yet available`"
+        )
+    if key == "number_gte" or number == head:
+        return head_ts
+    return block_ts(number)
+
+
 # --- execution ---------------------------------------------------------------------------------------------
 
 
+Target = Deployment | Callable[[Any], Deployment]
+
+
 def execute(
-    deployment: Deployment,
+    target: Target,
     query: str,
     variables: dict[str, Any] | None = None,
     operation_name: str | None = None,
 ) -> dict[str, Any]:
-    """Run one query document against a deployment; raises :class:`GraphQLError`."""
+    """Run one query document; raises :class:`GraphQLError`.
+
+    ``target`` is a deployment, or a function from a field's ``block`` argument (None when absent) to the
+    deployment as indexed at that block, so every field of a query may read another block.
+    """
     operation = parse(query).operation(operation_name)
     values = coerce_variables(operation, variables)
     declared = {v.name for v in operation.variables}
@@ -397,7 +480,9 @@ def execute(
         args = resolve_value(fld.arguments, values, declared)
         if fld.name == "__typename":
             data[fld.key] = "Query"
-        elif fld.name == "_meta":
+            continue
+        deployment = target if isinstance(target, Deployment) else target(args.get("block"))
+        if fld.name == "_meta":
             _check_args(fld, args, frozenset({"block"}))
             data[fld.key] = _render_static(deployment.meta, fld, "_Meta_")
         elif fld.name in deployment.plural:
@@ -693,13 +778,10 @@ def _error(message: str, status: int) -> web.Response:
 
 async def subgraph_query(request: web.Request) -> web.Response:
     name = f"{request.match_info['name']}/{request.match_info['version']}"
-    state = _state(request.app)
-    if state.is_built(name):
-        deployment = state.deployment(name)
-    else:  # the first query builds the tables (~0.5 s for 20,000 markets): keep the loop serving meanwhile
-        deployment = await asyncio.to_thread(state.deployment, name)
-    if deployment is None:
+    if name not in BUILDERS:
         return _error(f"Subgraph `{name}` not found (deployed: {', '.join(sorted(BUILDERS))})", 404)
+    state = _state(request.app)
+    head_ts = venue(request.app).as_of
     raw = await request.read()
     try:
         body = json.loads(raw)
@@ -713,27 +795,40 @@ async def subgraph_query(request: web.Request) -> web.Response:
         return _error('"variables" must be a JSON object', 400)
     if operation_name is not None and not isinstance(operation_name, str):
         return _error('"operationName" must be a string', 400)
+    world = state.world
+
+    def at_block(block: Any) -> Deployment:
+        return state.at(resolve_block(world, name, head_ts, block)).deployment(name)
+
+    def run() -> dict[str, Any]:
+        return execute(at_block, body["query"], variables, operation_name)
+
     try:
-        data = execute(deployment, body["query"], variables, operation_name)
+        if state.at(head_ts).is_built(name) and "block" not in body["query"]:
+            data = run()
+        else:  # tables to build (~0.5 s for 20,000 markets): keep the loop serving meanwhile
+            data = await asyncio.to_thread(run)
     except GraphQLError as exc:
         return _json({"errors": [exc.as_dict()]})
     return _json({"data": data})
 
 
-def truth_for_condition(state: SubgraphState, condition_id: str) -> dict[str, Any] | None:
-    """Exactly what the deployments serve for one market (every entity that carries it), or None."""
-    i = state.condition_row(condition_id)
+def truth_for_condition(state: SubgraphState, condition_id: str, ts: int) -> dict[str, Any] | None:
+    """Exactly what the deployments serve for one market at ``ts`` (every entity that carries it), or None."""
+    snapshot = state.at(ts)
+    i = snapshot.condition_row(condition_id)
     if i is None:
         return None
-    fig = state.figures
+    fig = snapshot.figures
     m = int(fig.markets[i])
-    oi, books = state.require("oi-subgraph/0.0.6"), state.require("orderbook-subgraph/0.0.1")
+    oi, books = snapshot.deployment("oi-subgraph/0.0.6"), snapshot.deployment("orderbook-subgraph/0.0.1")
     cid = fig.conditions[i]
     tokens = [fig.yes_tokens[i], fig.no_tokens[i]]
     return {
         "condition_id": cid,
         "market_id": state.world.market_id(m),
-        "as_of_ts": state.world.config.as_of_ts,
+        "ts": ts,
+        "block_number": block_number(ts),
         "yes_token_id": tokens[0],
         "no_token_id": tokens[1],
         "marketOpenInterest": oi.tables["MarketOpenInterest"].row(cid),
@@ -742,21 +837,39 @@ def truth_for_condition(state: SubgraphState, condition_id: str) -> dict[str, An
     }
 
 
+def _truth_ts(request: web.Request) -> int:
+    head = venue(request.app).as_of
+    raw = request.query.get("ts")
+    if raw is None or raw == "":
+        return head
+    try:
+        ts = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(reason=f"ts must be an integer (unix seconds), got {raw!r}") from None
+    if not 0 <= ts <= head:
+        raise web.HTTPBadRequest(reason=f"ts must be between 0 and the venue's as_of ({head}), got {ts}")
+    return ts
+
+
 async def truth_condition(request: web.Request) -> web.Response:
     state = _state(request.app)
-    truth = await asyncio.to_thread(truth_for_condition, state, request.match_info["condition_id"])
+    ts = _truth_ts(request)
+    truth = await asyncio.to_thread(truth_for_condition, state, request.match_info["condition_id"], ts)
     if truth is None:
-        return _json({"error": "condition not indexed (unknown, or created after as_of)"}, 404)
+        return _json({"error": "condition not indexed at that time (unknown, or created later)"}, 404)
     return _json(truth)
 
 
 async def truth_summary(request: web.Request) -> web.Response:
     state = _state(request.app)
-    deployments = {name: await asyncio.to_thread(state.require, name) for name in BUILDERS}
+    ts = _truth_ts(request)
+    snapshot = state.at(ts)
+    deployments = {name: await asyncio.to_thread(snapshot.deployment, name) for name in BUILDERS}
     oi, books = deployments["oi-subgraph/0.0.6"], deployments["orderbook-subgraph/0.0.1"]
     return _json(
         {
-            "as_of_ts": state.world.config.as_of_ts,
+            "ts": ts,
+            "block_number": block_number(ts),
             "deployments": {
                 name: {t: len(table.index) for t, table in dep.tables.items()} for name, dep in deployments.items()
             },

@@ -1,17 +1,22 @@
 """A seeded universe of prediction markets with known ground truth.
 
-Every event carries one latent Brownian motion Z (Z = 0 at creation, variance ``sigma**2`` per day). Its markets
+Every event carries one latent process Z (Z = 0 at creation): a Brownian motion (variance ``sigma**2`` per day)
+plus the jumps of its information shocks (``episodes.py``: N(0, s^2) at times fixed by the seed). Its markets
 partition the real line into intervals; market i resolves YES when ``Z(T) + c`` falls in its interval. The true
-probability ``p_i(t) = P(Z(T) + c in I_i | Z(t))`` is therefore an exact martingale that ends at the outcome: the
+probability ``p_i(t) = P(Z(T) + c in I_i | Z(t))``, with ``Var(Z(T) - Z(t))`` = the diffusion's remaining variance
+plus the variances of the jumps still to come, is therefore an exact martingale that ends at the outcome: the
 outcome is drawn from the true probability, and a negRisk event has exactly one winner.
 
 The market price follows the truth through an information lag (a martingale seen late is still calibrated) and a
 per-category recalibration map: ``logit(p_true) = alpha + beta * logit(p_market)``. So a logistic fit of outcomes
 on ``logit(price)`` recovers ``(alpha, beta)``; ``beta > 1`` means prices are too timid, ``beta < 1`` too extreme.
+Pump-and-revert episodes displace the market price (never the truth) for a few hours.
 
-Z is drawn at every UTC midnight inside an event's life (vectorised at start-up) and filled in minute by minute
-with Brownian bridges seeded per (event, day), so any window of the minute path is computed on demand in
-microseconds and is identical whatever window or fidelity asked for it. The same seed gives the same world.
+Z is pinned every 1024 minutes (vectorised at start-up) and filled in minute by minute with Brownian bridges
+seeded per (event, block), so any window of the minute path is computed on demand in microseconds and is identical
+whatever window or fidelity asked for it. Volume and open interest (``volume.py``) are exact functions of time the
+same way. The world is built once; ``label_at``, ``flows_at`` and ``snapshot`` show it at any instant (the venue's
+clock), and the ``market_*`` arrays named below hold it at ``config.as_of``. The same seed gives the same world.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
+from mca_sandbox.draws import mix, uniform
+from mca_sandbox.episodes import Episodes, Shocks, combine, draw_manipulation, shock_episodes
+from mca_sandbox.texts import draw_clarity, kinds_of
+from mca_sandbox.volume import VolumePaths
+
 DAY = 86_400
 MINUTE = 60
 BLOCK_MINUTES = 1024  # Z is pinned every 1024 minutes and refined dyadically inside
@@ -31,6 +41,7 @@ BLOCK_LEVELS = 10
 BLOCK = BLOCK_MINUTES * MINUTE
 
 CATEGORIES = ("politics", "crypto", "sports", "economics", "culture", "science")
+CLOCKS = ("fixed", "live")
 
 #: Default recalibration map per category, (alpha, beta): logit(p_true) = alpha + beta * logit(p_market).
 DEFAULT_DISTORTION: dict[str, tuple[float, float]] = {
@@ -56,21 +67,39 @@ LABEL_NAMES = {
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """What defines a world: the same config always builds the same world."""
+    """What defines a world (and how the venue's clock runs over it): the same config builds the same world."""
 
     seed: int = 7
     markets: int = 2000
     start: date = field(default_factory=lambda: datetime.now(UTC).date() - timedelta(days=120))
     end: date = field(default_factory=lambda: datetime.now(UTC).date())
-    #: Instant the venue is observed at (default: end of ``end``). Markets resolving later are live.
+    #: Instant the venue is observed at (fixed clock; default: end of ``end``), or where a live clock starts
+    #: (default: start-up time). Markets resolving later are live.
     as_of: datetime | None = None
     distortion: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_DISTORTION))
     neg_risk_share: float = 0.25  # share of markets that sit in multi-market negRisk events
-    void_share: float = 0.03
-    unresolved_share: float = 0.04
+    void_share: float = 0.03  # of clear markets; ambiguous ones: times ambiguous_risk
+    unresolved_share: float = 0.04  # of clear markets; ambiguous ones: times ambiguous_risk
     zero_zero_share: float = 0.02
     slug_change_share: float = 0.03
     max_lag_minutes: int = 180  # information lag of the market behind the truth
+    manipulation_rate: float = 1.0  # pump-and-revert and wash episodes per market per 30 days of life
+    shock_rate: float = 1.0  # information shocks per event per 30 days of life
+    ambiguous_share: float = 0.15  # share of events (with their markets) whose texts are ambiguous
+    ambiguous_risk: float = 6.0  # how many times more often an ambiguous market ends VOID or UNRESOLVED
+    clock: str = "fixed"  # "fixed": frozen at as_of; "live": now = as_of + wall-clock time elapsed * speed
+    view_refresh_s: float = 0.0  # live clock: least wall seconds between REST view rebuilds (0 = adaptive)
+
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {CLOCKS}, got {self.clock!r}")
+        for name in ("manipulation_rate", "shock_rate", "ambiguous_risk", "view_refresh_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.ambiguous_share <= 1.0:
+            raise ValueError(f"ambiguous_share must be in [0, 1], got {self.ambiguous_share}")
+        if self.clock == "live" and self.as_of is None:
+            object.__setattr__(self, "as_of", datetime.now(UTC).replace(microsecond=0))
 
     @property
     def as_of_ts(self) -> int:
@@ -84,6 +113,17 @@ class WorldConfig:
     @property
     def end_ts(self) -> int:
         return int(datetime.combine(self.end, datetime.min.time(), UTC).timestamp()) + DAY
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Per market at one instant each: cumulative volume (USD), open interest (USD, 0 outside the live life),
+    cumulative trade count (fractional) and volume rate (USD per second)."""
+
+    volume: np.ndarray
+    open_interest: np.ndarray
+    trades: np.ndarray
+    rate: np.ndarray
 
 
 def _hex_id(seed: int, kind: str, index: int, nbytes: int = 32) -> str:
@@ -103,6 +143,8 @@ class World:
     Per-market arrays are indexed by market index ``m`` (0..n-1, ordered by creation time, which is also the
     order of their Gamma ids); per-event arrays by event index ``e``.
     """
+
+    categories = CATEGORIES
 
     def __init__(self, config: WorldConfig) -> None:
         self.config = config
@@ -141,7 +183,7 @@ class World:
         self.event_category = rng.integers(0, len(CATEGORIES), n_events)
         life_days = (self.event_resolved - self.event_created) / DAY
         total_sd = self.event_sigma * np.sqrt(life_days)
-        # c sets the prior: P(YES) at creation for a single market = Phi(c / total_sd)
+        # c sets the prior: P(YES) at creation for a single market = Phi(c / total_sd) (before shocks)
         prior = rng.beta(0.7, 1.1, n_events)
         self.event_c = total_sd * _probit(np.clip(prior, 0.02, 0.98))
 
@@ -163,8 +205,8 @@ class World:
         self.market_hi[single] = np.inf
 
         # --- block anchors of Z (CSR: anchors of event e live in [anchor_off[e], anchor_off[e+1])) -----------
-        # Z is a Brownian motion on the whole timeline, pinned at every BLOCK boundary and refined dyadically
-        # inside a block, so Z at any minute is computed alone (see `latent_z`).
+        # Z's diffusion is a Brownian motion on the whole timeline, pinned at every BLOCK boundary and refined
+        # dyadically inside a block, so Z at any minute is computed alone (see `latent_z`).
         self.event_created = (self.event_created // MINUTE) * MINUTE
         self.event_resolved = np.maximum((self.event_resolved // MINUTE) * MINUTE, self.event_created + 3600)
         self.event_end = np.maximum(self.event_end, self.event_resolved)
@@ -180,32 +222,33 @@ class World:
         steps[pos == 0] = 0.0
         cums = np.cumsum(steps)
         self.anchor_z = cums - cums[self.anchor_off[ev_of_anchor]]
+        self.shocks = Shocks.draw(cfg.seed, cfg.shock_rate, self.event_created, self.event_resolved, self.event_sigma)
         events = np.arange(n_events)
         z0 = self.latent_z(events, self.event_created)
         z_final = self.latent_z(events, self.event_resolved) - z0
         self.event_z0 = z0
 
-        # --- outcomes (the truth) and labels ------------------------------------------------------------------
+        # --- outcomes (the truth), clarity and fates -----------------------------------------------------------
         zt = z_final[self.market_event]
         self.market_outcome = ((zt >= self.market_lo) & (zt < self.market_hi)).astype(np.int8)
-        resolved_before = self.event_resolved[self.market_event] <= cfg.as_of_ts
+        self.event_ambiguity = draw_clarity(cfg.seed, n_events, cfg.ambiguous_share)  # bit mask, 0 = clear
         label = np.where(self.market_outcome == 1, RESOLVED_TRUE, RESOLVED_FALSE)
         fate = rng.random(n_events)[self.market_event]  # whole events share a fate
-        void = fate < cfg.void_share
-        unresolved = (fate >= cfg.void_share) & (fate < cfg.void_share + cfg.unresolved_share)
-        zero = (fate >= cfg.void_share + cfg.unresolved_share) & (
-            fate < cfg.void_share + cfg.unresolved_share + cfg.zero_zero_share
-        )
-        label = np.where(void, VOID_5050, label)
-        label = np.where(unresolved, UNRESOLVED, label)
-        label = np.where(zero, VOID_ZERO_ZERO, label)
-        self.market_label = np.where(resolved_before, label, LIVE).astype(np.int8)
+        risk = np.where(self.event_ambiguity[self.market_event] > 0, cfg.ambiguous_risk, 1.0)
+        void_p, unresolved_p = cfg.void_share * risk, cfg.unresolved_share * risk
+        label = np.where(fate < void_p, VOID_5050, label)
+        label = np.where((fate >= void_p) & (fate < void_p + unresolved_p), UNRESOLVED, label)
+        zero = (fate >= void_p + unresolved_p) & (fate < void_p + unresolved_p + cfg.zero_zero_share)
+        #: The label each market gets when it resolves (``label_at`` shows LIVE before that).
+        self.market_fate = np.where(zero, VOID_ZERO_ZERO, label).astype(np.int8)
+        self.market_label = self.label_at(cfg.as_of_ts)
 
         # --- market attributes -------------------------------------------------------------------------------
         self.market_category = self.event_category[self.market_event]
-        self.market_volume = np.round(np.exp(rng.normal(np.log(20_000), 1.8, n)), 6)
-        self.market_liquidity = np.round(self.market_volume * rng.uniform(0.02, 0.3, n), 6)
-        self.market_open_interest = np.round(self.market_volume * rng.uniform(0.05, 0.5, n), 6)
+        #: Background volume traded over the whole life (USD); episode bursts come on top.
+        self.market_volume_total = np.round(np.exp(rng.normal(np.log(20_000), 1.8, n)), 6)
+        self.market_liquidity = np.round(self.market_volume_total * rng.uniform(0.02, 0.3, n), 6)
+        kappa = rng.uniform(0.05, 0.5, n)  # open interest per USD of background volume traded
         self.market_tick = np.where(rng.random(n) < 0.7, 0.001, 0.01)
         self.market_lag_min = rng.integers(0, cfg.max_lag_minutes + 1, n)
         self.market_history_offset = rng.integers(0, 60, n)  # history `t` is not aligned on the bucket
@@ -215,7 +258,7 @@ class World:
         end_m = self.event_resolved[self.market_event]
         change_at = created_m + rng.random(n) * (end_m - created_m)
         self.market_slug_change_ts = np.where(slug_change, change_at.astype(np.int64), -1)
-        self.trades_per_day = np.maximum(1, (self.market_volume / 500).astype(np.int64))
+        self.market_trade_size = np.exp(np.random.default_rng([cfg.seed, 0x7A]).normal(np.log(40.0), 0.5, n))
 
         # category distortion arrays (alpha, beta) per market
         alpha = np.array([cfg.distortion.get(c, (0.0, 1.0))[0] for c in CATEGORIES])
@@ -225,7 +268,39 @@ class World:
 
         self.n_markets = n
         self.n_events = n_events
-        self._snapshot = self._price_snapshot()
+
+        # --- volume, open interest and episodes ---------------------------------------------------------------
+        self.volume_paths = VolumePaths(cfg.seed, created_m, end_m, self.market_volume_total, kappa)
+        #: Mean background volume per hour of life (USD): the unit of episode bursts.
+        self.market_hourly_volume = self.market_volume_total / ((end_m - created_m) / 3600)
+        manipulation = draw_manipulation(
+            cfg.seed,
+            cfg.manipulation_rate,
+            created_m,
+            end_m,
+            self.market_hourly_volume,
+            self.market_trade_size,
+            self.market_tick,
+            self.base_prices,
+        )
+        shocks = shock_episodes(
+            cfg.seed,
+            self.shocks,
+            self.event_first,
+            self.event_size,
+            end_m,
+            self.market_lag_min * MINUTE,
+            self.market_hourly_volume,
+            self.market_trade_size,
+            self._shock_jump,
+        )
+        self.episodes: Episodes = combine([manipulation, shocks], self.market_event, n)
+
+        flows = self.flows_at(np.full(n, cfg.as_of_ts, dtype=np.int64))
+        #: At ``config.as_of``: volume traded so far (what Gamma shows) and open interest (0 once closed).
+        self.market_volume = np.round(flows.volume, 6)
+        self.market_open_interest = np.round(flows.open_interest, 6)
+        self._snapshot = self.snapshot(cfg.as_of_ts)
 
     # --- identifiers -----------------------------------------------------------------------------------------
     def market_id(self, m: int) -> str:
@@ -267,7 +342,12 @@ class World:
         change = self.market_slug_change_ts[m]
         return f"{base}-v2" if change >= 0 and at >= change else base
 
-    # --- paths -----------------------------------------------------------------------------------------------
+    def label_at(self, ts: int) -> np.ndarray:
+        """Every market's label at ``ts``: its fate once its resolution time has passed, LIVE before."""
+        resolved = self.event_resolved[self.market_event] <= ts
+        return np.where(resolved, self.market_fate, LIVE).astype(np.int8)
+
+    # --- the truth's paths -------------------------------------------------------------------------------------
     def latent_z(self, events: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Z of each event at each (minute-aligned) time, vectorised; times are clipped to the event's blocks."""
         events = np.asarray(events, dtype=np.int64)
@@ -283,58 +363,94 @@ class World:
         lo = np.zeros_like(k)
         hi = np.full_like(k, BLOCK_MINUTES)
         var_minute = self.event_sigma[events] ** 2 / (DAY / MINUTE)
-        key = _mix(_mix(_mix(np.uint64(self.config.seed)) + events.astype(np.uint64)) + block.astype(np.uint64))
+        key = mix(mix(mix(np.uint64(self.config.seed)) + events.astype(np.uint64)) + block.astype(np.uint64))
         for level in range(BLOCK_LEVELS):
             mid = (lo + hi) // 2
-            u = _uniform(_mix(key + (np.uint64(level) << np.uint64(16)) + lo.astype(np.uint64)))
+            u = uniform(mix(key + (np.uint64(level) << np.uint64(16)) + lo.astype(np.uint64)))
             z_mid = 0.5 * (left + right) + np.sqrt(var_minute * (hi - lo) / 4.0) * ndtri(u)
             go_right = k >= mid
             lo = np.where(go_right, mid, lo)
             left = np.where(go_right, z_mid, left)
             hi = np.where(go_right, hi, mid)
             right = np.where(go_right, right, z_mid)
-        return left
+        return left + self.shocks.jumps_until(events, t)
+
+    def remaining_sd(self, events: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """sd of Z(T) - Z(t): the diffusion's remaining variance plus the variances of the jumps still to come."""
+        diffusion = self.event_sigma[events] ** 2 * np.maximum(self.event_resolved[events] - ts, 0) / DAY
+        return np.sqrt(diffusion + self.shocks.variance_after(events, ts))
+
+    def _interval_probability(self, markets: np.ndarray, z: np.ndarray, sd: np.ndarray) -> np.ndarray:
+        """P(Z(T) in [lo, hi) of each market | Z(t) = z) when Z(T) - z ~ N(0, sd^2); the indicator when sd = 0."""
+        lo, hi = self.market_lo[markets], self.market_hi[markets]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = ndtr((hi - z) / sd) - ndtr((lo - z) / sd)
+        p = np.where(sd <= 0, ((z >= lo) & (z < hi)).astype(float), p)
+        return np.clip(p, 0.0, 1.0)
+
+    def true_probabilities(self, markets: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """p_true at (market, minute-aligned time) pairs, times clipped to the life (0/1 at and after resolution)."""
+        markets = np.asarray(markets, dtype=np.int64)
+        e = self.market_event[markets]
+        t = np.clip(np.asarray(ts, dtype=np.int64), self.event_created[e], self.event_resolved[e])
+        z = self.latent_z(e, t) - self.event_z0[e]
+        return self._interval_probability(markets, z, self.remaining_sd(e, t))
 
     def true_probability_at(self, m: int, ts: np.ndarray) -> np.ndarray:
         """p_true of market m at minute-aligned times (0/1 at and after resolution)."""
-        e = int(self.market_event[m])
-        t = np.minimum(np.asarray(ts, dtype=np.int64), self.event_resolved[e])
-        t = np.maximum(t, self.event_created[e])
-        z = self.latent_z(np.full(t.size, e), t) - self.event_z0[e]
-        return self.true_probability(m, t, z)
+        ts = np.asarray(ts, dtype=np.int64)
+        return self.true_probabilities(np.full(ts.size, m), ts)
+
+    def _shock_jump(self, markets: np.ndarray, shock: np.ndarray) -> np.ndarray:
+        """The jump of p_true of each market at its event's shock (just after minus just before)."""
+        s = self.shocks
+        e, tau = s.event[shock], s.ts[shock]
+        z_after = self.latent_z(e, tau) - self.event_z0[e]
+        sd_after = self.remaining_sd(e, tau)
+        after = self._interval_probability(markets, z_after, sd_after)
+        before = self._interval_probability(markets, z_after - s.size[shock], np.sqrt(sd_after**2 + s.var[shock]))
+        return after - before
+
+    # --- the market's price ----------------------------------------------------------------------------------------
+    def base_prices(self, markets: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """The market YES price the (lagged) belief alone gives at (market, time) pairs: no manipulation."""
+        markets = np.asarray(markets, dtype=np.int64)
+        belief = self.true_probabilities(markets, np.asarray(ts, dtype=np.int64) - self.market_lag_min[markets] * 60)
+        return _price_vec(belief, self.market_alpha[markets], self.market_beta[markets], self.market_tick[markets])
+
+    def _displaced(self, markets: np.ndarray, price: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+        """A price moved by a manipulation displacement, back on the tick grid inside [tick, 1 - tick]."""
+        tick = self.market_tick[markets]
+        moved = np.round(np.clip(np.round((price + displacement) / tick) * tick, tick, 1 - tick), 6)
+        return np.where(displacement != 0, moved, price)
 
     def paths(self, m: int, t0: int, t1: int, step: int = MINUTE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(timestamps, true probability, market YES mid price) every ``step`` seconds over [t0, t1).
 
         Timestamps are clipped to the market's life [created, resolved]; the grid is aligned on ``step``.
         """
+        ts = self.grid(m, t0, t1, step)
+        if ts.size == 0:
+            return ts, np.empty(0), np.empty(0)
+        markets = np.full(ts.size, m)
+        price = self.base_prices(markets, ts)
+        displacement = self.episodes.path(m, ts)[0]
+        return ts, self.true_probabilities(markets, ts), self._displaced(markets, price, displacement)
+
+    def grid(self, m: int, t0: int, t1: int, step: int = MINUTE) -> np.ndarray:
+        """Times every ``step`` seconds (aligned on it) in [t0, t1) inside the market's life [created, resolved]."""
         e = int(self.market_event[m])
         start = max(t0, int(self.event_created[e]))
         stop = min(t1, int(self.event_resolved[e]) + 1)
         step = max(MINUTE, (step // MINUTE) * MINUTE)
-        first = -(-start // step) * step
-        ts = np.arange(first, stop, step, dtype=np.int64)
-        if ts.size == 0:
-            return ts, np.empty(0), np.empty(0)
-        p_true = self.true_probability_at(m, ts)
-        belief = self.true_probability_at(m, ts - int(self.market_lag_min[m]) * MINUTE)
-        return ts, p_true, self.market_price_from_belief(m, belief)
+        return np.arange(-(-start // step) * step, stop, step, dtype=np.int64)
 
-    def true_probability(self, m: int, ts: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """p_true(t) = P(Z(T) in [lo, hi) | Z(t)); 0/1 at and after resolution."""
-        e = int(self.market_event[m])
-        remaining = np.maximum(self.event_resolved[e] - ts, 0) / DAY
-        sd = self.event_sigma[e] * np.sqrt(remaining)
-        lo, hi = self.market_lo[m], self.market_hi[m]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = ndtr((hi - z) / sd) - ndtr((lo - z) / sd)
-        done = sd <= 0
-        p[done] = ((z[done] >= lo) & (z[done] < hi)).astype(float)
-        return np.clip(p, 0.0, 1.0)
-
-    def market_price_from_belief(self, m: int, belief: np.ndarray) -> np.ndarray:
-        """Invert the recalibration map and round to the market's tick, inside [tick, 1 - tick]."""
-        return _price_vec(belief, self.market_alpha[m], self.market_beta[m], self.market_tick[m])
+    def market_prices(self, markets: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The YES price of each market at its own time (manipulation included)."""
+        markets = np.asarray(markets, dtype=np.int64)
+        times = np.asarray(times, dtype=np.int64)
+        displacement = self.episodes.at(markets, times)[0]
+        return self._displaced(markets, self.base_prices(markets, times), displacement)
 
     def spread(self, m: int) -> float:
         """Bid-ask spread widening as liquidity falls, in ticks."""
@@ -342,23 +458,45 @@ class World:
         raw = 0.002 + 0.6 / np.sqrt(max(float(self.market_liquidity[m]), 1.0))
         return float(np.clip(np.round(raw / tick) * tick, tick, 0.2))
 
-    # --- state at as_of ----------------------------------------------------------------------------------------
-    def _price_snapshot(self) -> dict[str, np.ndarray]:
-        """Last YES price at as_of (or just before resolution) and a day earlier, for every market at once."""
-        markets = np.arange(self.n_markets)
+    # --- volume and open interest --------------------------------------------------------------------------------
+    def _flows(self, markets: np.ndarray, ts: np.ndarray, extra: tuple[np.ndarray, ...]) -> Flows:
+        vp = self.volume_paths
+        background, rate = vp.background(markets, ts)
+        e = self.market_event[markets]
+        live = (ts >= self.event_created[e]) & (ts < self.event_resolved[e])
+        _, volume, oi, trades, burst = extra
+        open_interest = vp.kappa[markets] * background * vp.wiggle(markets, ts) + oi
+        return Flows(
+            volume=background + volume,
+            open_interest=np.where(live, open_interest, 0.0),
+            trades=background / self.market_trade_size[markets] + trades,
+            rate=np.where(live, rate + burst, 0.0),
+        )
+
+    def flows(self, markets: np.ndarray, times: np.ndarray) -> Flows:
+        """Volume, open interest, trades and volume rate of each market at its own time."""
+        markets = np.asarray(markets, dtype=np.int64)
+        times = np.asarray(times, dtype=np.int64)
+        return self._flows(markets, times, self.episodes.at(markets, times))
+
+    def flows_at(self, times: np.ndarray) -> Flows:
+        """Every market's flows, each at its own time ``times[m]``."""
+        return self.flows(np.arange(self.n_markets), times)
+
+    def flow_path(self, m: int, ts: np.ndarray) -> Flows:
+        """Market m's volume, open interest, trades and volume rate at each time of ``ts``."""
+        ts = np.asarray(ts, dtype=np.int64)
+        return self._flows(np.full(ts.size, m), ts, self.episodes.path(m, ts))
+
+    # --- state at an instant ----------------------------------------------------------------------------------------
+    def snapshot(self, at_ts: int) -> dict[str, np.ndarray]:
+        """Last YES price at ``at_ts`` (or just before resolution) and a day earlier, for every market at once."""
         e = self.market_event
-        t_end = np.minimum(self.event_resolved[e] - MINUTE, (self.config.as_of_ts // MINUTE) * MINUTE)
-        t_end = np.maximum(t_end, self.event_created[e])
-        lag = self.market_lag_min * MINUTE
-        out: dict[str, np.ndarray] = {}
-        for name, at in (("last", t_end), ("day_ago", np.maximum(t_end - DAY, self.event_created[e]))):
-            seen = np.maximum(at - lag, self.event_created[e])
-            z = self.latent_z(e, seen) - self.event_z0[e]
-            sd = self.event_sigma[e] * np.sqrt(np.maximum(self.event_resolved[e] - seen, 0) / DAY)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                p = ndtr((self.market_hi - z) / sd) - ndtr((self.market_lo - z) / sd)
-            out[name] = _price_vec(p, self.market_alpha, self.market_beta, self.market_tick[markets])
-        return out
+        last = np.minimum(self.event_resolved[e] - MINUTE, (at_ts // MINUTE) * MINUTE)
+        last = np.maximum(last, self.event_created[e])
+        day_ago = np.maximum(last - DAY, self.event_created[e])
+        markets = np.arange(self.n_markets)
+        return {"last": self.market_prices(markets, last), "day_ago": self.market_prices(markets, day_ago)}
 
     def last_price(self, m: int) -> float:
         return float(self._snapshot["last"][m])
@@ -367,12 +505,28 @@ class World:
         return float(self._snapshot["last"][m] - self._snapshot["day_ago"][m])
 
     # --- ground truth ------------------------------------------------------------------------------------------
-    def truth(self, m: int) -> dict[str, object]:
-        """What a perfect platform would report for market m."""
+    def clarity(self, m: int) -> dict[str, object]:
+        """Whether market m's texts are clear, and the ambiguity kinds applied to them (its event's)."""
+        mask = int(self.event_ambiguity[self.market_event[m]])
+        return {"clear": mask == 0, "kinds": kinds_of(mask)}
+
+    def truths(self, markets: list[int], at: int | None = None) -> list[dict[str, object]]:
+        """``truth`` of several markets, their volumes and open interests computed together."""
+        at = self.config.as_of_ts if at is None else at
+        flows = self.flows(np.asarray(markets, dtype=np.int64), np.full(len(markets), at, dtype=np.int64))
+        volume, oi = np.round(flows.volume, 6).tolist(), np.round(flows.open_interest, 6).tolist()
+        return [self._truth(m, at, volume[i], oi[i]) for i, m in enumerate(markets)]
+
+    def truth(self, m: int, at: int | None = None) -> dict[str, object]:
+        """What a perfect platform would report for market m at ``at`` (default: config.as_of)."""
+        return self.truths([m], at)[0]
+
+    def _truth(self, m: int, at: int, volume: float, open_interest: float) -> dict[str, object]:
         e = int(self.market_event[m])
         yes, no = self.token_ids(m)
-        label = int(self.market_label[m])
+        label = int(self.market_fate[m]) if self.event_resolved[e] <= at else LIVE
         alpha, beta = float(self.market_alpha[m]), float(self.market_beta[m])
+        episodes = self.episodes.of_market(m)
         return {
             "market_id": self.market_id(m),
             "event_id": self.event_id(e),
@@ -387,11 +541,13 @@ class World:
             "label": LABEL_NAMES[label],
             "outcome": int(self.market_outcome[m]) if label in (RESOLVED_TRUE, RESOLVED_FALSE) else None,
             "distortion": {"alpha": alpha, "beta": beta},
-            "volume_usd": float(self.market_volume[m]),
+            "volume_usd": volume,
             "liquidity_usd": float(self.market_liquidity[m]),
-            "open_interest_usd": float(self.market_open_interest[m]),
+            "open_interest_usd": open_interest,
             "information_lag_minutes": int(self.market_lag_min[m]),
             "slug_change_ts": int(self.market_slug_change_ts[m]) if self.market_slug_change_ts[m] >= 0 else None,
+            "clarity": self.clarity(m),
+            "episodes": self.episodes.rows(episodes[self.episodes.start[episodes] <= at]),
         }
 
 
@@ -404,22 +560,6 @@ def _price_vec(belief, alpha, beta, tick) -> np.ndarray:
     b = np.clip(np.nan_to_num(belief, nan=0.5), 1e-9, 1 - 1e-9)
     price = expit((logit(b) - alpha) / beta)
     return np.round(np.clip(np.round(price / tick) * tick, tick, 1 - tick), 6)
-
-
-_M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a counter-based hash, so each random draw is addressable on its own."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(x, dtype=np.uint64) + _GOLD
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
-
-
-def _uniform(h: np.ndarray) -> np.ndarray:
-    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
 
 
 def build_world(config: WorldConfig) -> World:

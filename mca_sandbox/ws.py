@@ -6,9 +6,10 @@ Protocol (as Polymarket's market channel, see shared/reference/polymarket.md §3
   ``initial_dump``, default true; ``level`` is accepted and ignored). Later frames are
   ``{"operation": "subscribe"|"unsubscribe", "assets_ids": [...]}`` (a repeated first-frame shape counts as a
   subscribe). Text ``PING`` is answered with text ``PONG``; protocol pings are answered by aiohttp (autoping).
-- Asset ids that are unknown, or whose market is not live (resolved markets have no order book), are ignored. A
-  subscribe operation that adds nothing new is answered ``NO NEW ASSETS`` (a first frame naming no streamable
-  asset gets no answer, the connection just idles); an unsubscribe is not acknowledged.
+- Asset ids that are unknown, or whose market is not live at the venue's now (not yet created, or resolved:
+  resolved markets have no order book), are ignored. A subscribe operation that adds nothing new is answered
+  ``NO NEW ASSETS`` (a first frame naming no streamable asset gets no answer, the connection just idles); an
+  unsubscribe is not acknowledged.
   More than ``MAX_ASSETS`` subscribed assets: the operation is refused with a text error and the connection stays.
 - Malformed JSON, a first frame that is not a market subscription, or an unknown operation: a text error message
   (``INVALID OPERATION: ...``) and a close with code 1008 (policy violation).
@@ -16,11 +17,21 @@ Protocol (as Polymarket's market channel, see shared/reference/polymarket.md §3
   events, one per newly subscribed asset. Then single-object frames: ``price_change`` (new schema, one entry per
   subscribed token of the market), ``last_trade_price``, ``best_bid_ask`` (custom features only; sent when a
   token's best bid or ask changed), ``tick_size_change`` (a 0.01-tick market trading beyond [0.04, 0.96]).
-  ``market_resolved`` and ``new_market`` are not generated: the world's clock stands still at ``as_of`` while the
-  stream runs in wall-clock time, so no live market resolves during a connection.
-- Events: a Poisson process of ``BASE_RATE`` events/s per subscribed market times ``app[SPEED]``, drawn in batches
-  every ``TICK`` seconds. When the server cannot keep up (very high speed), the rate saturates at its throughput:
-  at most ``MAX_LAG`` seconds (and ``MAX_BATCH`` events) are drawn per batch and the rest is not made up later.
+  ``market_resolved`` (custom features only; shape of ``ws_market_market_resolved.json``, ``tags`` = the market's
+  category tag slug) when a subscribed market resolves YES or NO while the clock is live; a market that ends void
+  or unresolved just stops. Either way its book closes and its assets leave the subscription. ``new_market`` is not
+  generated.
+- The books follow the world (``ws_stream.py``): once a second (``FOLLOW_S``, wall clock) each subscribed market's
+  book is pulled toward the world's market price at the venue's current minute (information shocks and pump
+  episodes show as moves) and its events are weighted by its trading activity (the world's volume rate over its
+  mean, clipped to [0.5, 5]): bursts of volume are bursts of events, and of trades in them. With the fixed clock
+  the venue's minute is ``as_of``'s, so the books hover around the price at ``as_of``.
+- Timestamps: with a live clock, frame ``timestamp``s are the venue's clock (ms); with the fixed clock, the wall
+  clock (the world stands still but the stream runs).
+- Events: a Poisson process of ``BASE_RATE`` events/s per subscribed market (times its activity weight) times
+  ``app[SPEED]``, drawn in batches every ``TICK`` seconds. When the server cannot keep up (very high speed), the
+  rate saturates at its throughput: at most ``MAX_LAG`` seconds (and ``MAX_BATCH`` events) are drawn per batch and
+  the rest is not made up later.
   Books and draws are seeded by (world seed, connection number), but batch sizes follow the wall clock, so a
   stream is not reproducible frame for frame: the ground truth below is the reference.
 - Throughput: a batch is built synchronously (faults, sequence numbers and truth records included) and handed to
@@ -58,15 +69,18 @@ import logging
 import struct
 import time
 from collections import OrderedDict, deque
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from mca_sandbox.appkeys import FAULTS, SPEED, STATE, WORLD
+from mca_sandbox.appkeys import CLOCK, FAULTS, SPEED, STATE, WORLD
+from mca_sandbox.clock import Clock
 from mca_sandbox.faults import FaultRule, FaultState
-from mca_sandbox.world import LIVE
-from mca_sandbox.ws_stream import MarketSpec, Stream
+from mca_sandbox.render import CATEGORY_TAGS, catalog
+from mca_sandbox.world import RESOLVED_FALSE, RESOLVED_TRUE, World
+from mca_sandbox.ws_stream import MarketBook, MarketSpec, Stream
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +93,8 @@ MAX_ASSETS = 500  # per connection
 MAX_MESSAGES = 2_000_000  # truth log bound (frames)
 MAX_BYTES = 256 * 1024 * 1024  # truth log bound (characters of frames; ~0.5-0.6 GB of memory when full)
 MAX_CLOSED = 10_000  # closed connections kept in the truth
+FOLLOW_S = 1.0  # wall seconds between pulls of the books toward the world (and resolution checks)
+MIN_ACTIVITY, MAX_ACTIVITY = 0.5, 5.0  # bounds of a market's event weight (its volume rate over its mean)
 
 NO_NEW_ASSETS = "NO NEW ASSETS"
 PONG = "PONG"
@@ -212,36 +228,74 @@ class TruthLog:
         }
 
 
+class LiveSpecs(Mapping[str, tuple[MarketSpec, bool]]):
+    """The streamable tokens: those of markets live at the clock's now (created, not yet resolved).
+
+    A market's spec carries its world price at the current minute, so a new book starts where the world is.
+    """
+
+    def __init__(self, world: World, clock: Clock) -> None:
+        self.world = world
+        self.clock = clock
+        self.ids = catalog(world)
+
+    def live(self, m: int, now: float) -> bool:
+        e = self.world.market_event[m]
+        return bool(self.world.event_created[e] <= now < self.world.event_resolved[e])
+
+    def __getitem__(self, token: str) -> tuple[MarketSpec, bool]:
+        found = self.ids.token_index.get(token)
+        now = self.clock.now()
+        if found is None or not self.live(found[0], now):
+            raise KeyError(token)
+        m, side = found
+        w = self.world
+        price = w.last_price(m) if not self.clock.live else float(world_prices(w, [m], now)[0])
+        spec = MarketSpec(
+            m=m,
+            condition_id=self.ids.condition_ids[m],
+            yes=self.ids.yes_tokens[m],
+            no=self.ids.no_tokens[m],
+            price=price,
+            tick=float(w.market_tick[m]),
+            spread=w.spread(m),
+        )
+        return spec, side == 0
+
+    def __iter__(self) -> Iterator[str]:
+        now = self.clock.now()
+        for m in range(self.world.n_markets):
+            if self.live(m, now):
+                yield self.ids.yes_tokens[m]
+                yield self.ids.no_tokens[m]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def world_prices(world: World, markets: list[int], now: float) -> np.ndarray:
+    """The world's YES market price of each market at now's minute (the last minute before it resolves)."""
+    ms = np.asarray(markets, dtype=np.int64)
+    e = world.market_event[ms]
+    t = np.minimum((int(now) // 60) * 60, world.event_resolved[e] - 60)
+    return world.market_prices(ms, np.maximum(t, world.event_created[e]))
+
+
 class WsState:
     """Per-application WebSocket state: the streamable assets, the truth log and the connections."""
 
     def __init__(self) -> None:
         self.log = TruthLog()
-        self.specs: dict[str, tuple[MarketSpec, bool]] | None = None
+        self.specs: LiveSpecs | None = None
         self.open: dict[int, Connection] = {}
         self.closed: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self.next_id = 1
         self.shutting_down = False
 
-    def streamable(self, app: web.Application) -> dict[str, tuple[MarketSpec, bool]]:
-        """Token id -> (market, is YES) for every live market of the world (built on first use)."""
+    def streamable(self, app: web.Application) -> LiveSpecs:
+        """Token id -> (market, is YES) for every market live at the venue's now (built on first use)."""
         if self.specs is None:
-            world = app[WORLD]
-            specs: dict[str, tuple[MarketSpec, bool]] = {}
-            for m in np.flatnonzero(world.market_label == LIVE).tolist():
-                yes, no = world.token_ids(m)
-                spec = MarketSpec(
-                    m=m,
-                    condition_id=world.condition_id(m),
-                    yes=yes,
-                    no=no,
-                    price=world.last_price(m),
-                    tick=float(world.market_tick[m]),
-                    spread=world.spread(m),
-                )
-                specs[yes] = (spec, True)
-                specs[no] = (spec, False)
-            self.specs = specs
+            self.specs = LiveSpecs(app[WORLD], app[CLOCK])
         return self.specs
 
     def retire(self, conn: Connection) -> None:
@@ -310,6 +364,11 @@ class Connection:
         self._rule = FaultRule(route=ROUTE)
         self.log = self.state.log
         self._out: list[bytes] = []
+        self.clock: Clock = app[CLOCK]
+        self.world: World = app[WORLD]
+        self._weights = np.empty(0)  # cumulative event weights of stream.active (activity, clipped)
+        self._weighted: list[MarketBook] | None = None  # the active list they were computed for
+        self._followed_at = -1e18  # wall time of the last pull toward the world
 
     # --- truth -----------------------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -430,6 +489,40 @@ class Connection:
             with contextlib.suppress(Exception):
                 await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
 
+    def _stamp(self) -> str:
+        """Frame timestamps (ms): the venue's clock when it is live, the wall clock while it stands still."""
+        if self.clock.live:
+            return str(int(self.clock.now() * 1000))
+        return str(_now_ms())
+
+    def _follow_world(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Pull every book toward the world's price now and weight markets by their trading activity; with a live
+        clock, close the markets that resolved (``market_resolved`` frames for winners, custom features only)."""
+        stream, world = self.stream, self.world
+        now = self.clock.now()
+        frames: list[tuple[str, tuple[str, ...]]] = []
+        if self.clock.live:
+            for book in list(stream.active):
+                m = book.spec.m
+                if world.event_resolved[world.market_event[m]] <= now:
+                    frame = _resolved_frame(world, book, self._stamp())
+                    assets = tuple(stream.close(book))
+                    if frame is not None and self.custom and assets:
+                        frames.append((frame, assets))
+        active = stream.active
+        if active:
+            ms = np.asarray([b.spec.m for b in active], dtype=np.int64)
+            prices = world_prices(world, ms.tolist(), now)
+            rate = world.flows(ms, np.full(ms.size, int(now), dtype=np.int64)).rate
+            activity = rate * 3600 / np.maximum(world.market_hourly_volume[ms], 1e-9)
+            for book, price, a in zip(active, prices.tolist(), activity.tolist(), strict=True):
+                book.retarget(price, a)
+            self._weights = np.cumsum(np.clip(activity, MIN_ACTIVITY, MAX_ACTIVITY))
+        else:
+            self._weights = np.empty(0)
+        self._weighted = active
+        return frames
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         rng = np.random.default_rng(list(self.seed))
@@ -442,19 +535,27 @@ class Connection:
         while True:
             if self.control:
                 await self._process_control()
+            began = loop.time()
+            if stream.active is not self._weighted or began - self._followed_at >= FOLLOW_S:
+                self._followed_at = began
+                closed = self._follow_world()
+                if closed:
+                    self._send_batch(closed)
+                    await self._drain()
             n = len(stream.active)
-            rate = BASE_RATE * n * float(self.app[SPEED])
+            weights = self._weights
+            rate = BASE_RATE * (float(weights[-1]) if n else 0.0) * float(self.app[SPEED])
             if rate <= 0:
-                await self._pause(None)
+                await self._pause(None if not self.clock.live or not n else FOLLOW_S)
                 last = loop.time()
                 continue
-            began = loop.time()
             dt = min(began - last, MAX_LAG)
             last = began
             k = min(int(rng.poisson(rate * dt)), MAX_BATCH)
             if k:
                 batch.clear()
-                stream.events(rng.integers(0, n, k).tolist(), str(_now_ms()), self.custom, batch)
+                picks = np.minimum(np.searchsorted(weights, rng.random(k) * weights[-1], side="right"), n - 1)
+                stream.events(picks.tolist(), self._stamp(), self.custom, batch)
                 latency = self.rule().latency_ms
                 if latency > 0:
                     await asyncio.sleep(latency / 1000.0)
@@ -528,7 +629,7 @@ class Connection:
         added = stream.subscribe(wanted)
         if not (dump and added):
             return None
-        return stream.dump(added, str(_now_ms())), tuple(added)
+        return stream.dump(added, self._stamp()), tuple(added)
 
     def push(self, *item: Any) -> None:
         self.control.append(item)
@@ -599,6 +700,21 @@ class Connection:
                     break
             elif msg.type is WSMsgType.ERROR:
                 break
+
+
+def _resolved_frame(world: World, book: MarketBook, ts: str) -> str | None:
+    """The ``market_resolved`` event of a market that resolved YES or NO (none for void or unresolved ones)."""
+    spec = book.spec
+    fate = int(world.market_fate[spec.m])
+    if fate not in (RESOLVED_TRUE, RESOLVED_FALSE):
+        return None
+    winner, outcome = (spec.yes, "Yes") if fate == RESOLVED_TRUE else (spec.no, "No")
+    tag = CATEGORY_TAGS[int(world.market_category[spec.m])][2]
+    return (
+        f'{{"event_type":"market_resolved","id":"{world.market_id(spec.m)}","market":"{spec.condition_id}",'
+        f'"assets_ids":["{spec.yes}","{spec.no}"],"winning_asset_id":"{winner}","winning_outcome":"{outcome}",'
+        f'"timestamp":"{ts}","tags":["{tag}"]}}'
+    )
 
 
 async def ws_market(request: web.Request) -> web.StreamResponse:

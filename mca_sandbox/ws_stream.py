@@ -4,11 +4,15 @@ Each subscribed binary market keeps one YES order book on an integer price grid 
 ``k / 1000``); the NO book is its mirror image (NO bids at ``1000 - k`` for every YES ask ``k`` and the reverse), so
 the two books are always consistent with each other, as on Polymarket where a YES bid at p is a NO ask at 1 - p.
 
-The YES book starts around ``world.last_price(m)`` with the spread of ``world.spread(m)`` and follows a small random
-walk on the market's tick grid: a target best bid moves one tick up or down now and then, and price changes pull
-the book onto it one level at a time (the best ask is removed before a bid crosses into it, so the book never
-crosses). Between moves, sizes change, levels are added deeper in the book or removed. Trades are reported at the
-best bid or ask and do not consume the book.
+The YES book starts around the world's market price with the spread of ``world.spread(m)``. Its target best bid
+is an *anchor* (the world's price, updated by ``retarget`` about once a second, minus half the spread) plus a
+microstructure offset that walks one tick up or down now and then and is pulled back once it is ``MAX_OFFSET``
+ticks away; price changes pull the book onto the target one level at a time (the best ask is removed before a
+bid crosses into it, so the book never crosses). So the best bid/ask and the trades track the world's path
+(information shocks, pump-and-revert episodes) with the noise of a real book around it. Between moves, sizes
+change, levels are added deeper in the book or removed. Trades are reported at the best bid or ask and do not
+consume the book; their share of a market's events rises with its trading activity (``retarget``'s ``activity``,
+the world's volume rate over its mean), so volume bursts show up as bursts of trades.
 
 Frames are built as text with fixed templates (no ``json.dumps`` in the hot path) in Polymarket's own shapes and field
 order (``shared/fixtures/polymarket/ws_market_*.json``): all numbers are strings, timestamps are milliseconds as
@@ -18,14 +22,16 @@ strings. One ``price_change`` frame carries one entry per subscribed token of th
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 GRID = 1000  # prices in thousandths
 DEPTH = 12  # levels per side kept in the book (beyond the best)
 MIN_LEVELS = 3
-TRADE_SHARE = 0.12  # share of market events that are trades (last_trade_price)
+TRADE_SHARE = 0.12  # share of market events that are trades (last_trade_price) at normal activity
+MAX_TRADE_SHARE = 0.5
 WALK_SHARE = 0.3  # share of price changes that first move the target price one tick
+MAX_OFFSET = 3  # ticks the microstructure walk may stray from the anchor before it is pulled back
 SIZE_BITS = 12
 SIZE_POOL = 1 << SIZE_BITS  # order sizes are drawn from a pool of this many
 
@@ -92,6 +98,7 @@ class MarketBook:
     """One market's YES book (and its mirrored NO book) on one connection."""
 
     __slots__ = (
+        "anchor",
         "asks",
         "assets",
         "best_ask",
@@ -100,6 +107,7 @@ class MarketBook:
         "last",
         "no_best",
         "no_change",
+        "offset",
         "pc_head",
         "spec",
         "spread",
@@ -107,6 +115,7 @@ class MarketBook:
         "sub_no",
         "sub_yes",
         "target",
+        "trade_share",
         "yes_best",
         "yes_change",
     )
@@ -118,8 +127,10 @@ class MarketBook:
         self.step = 1 if spec.tick < 0.005 or not 40 <= k <= GRID - 40 else 10
         step = self.step
         self.spread = max(1, round(spec.spread / spec.tick)) * (1 if spec.tick < 0.005 else 10)
-        bid = (k - self.spread // 2) // step * step
-        self.target = min(max(bid, step), GRID - step - self.spread)
+        self.anchor = self._anchor(spec.price)
+        self.offset = 0
+        self.target = self.anchor
+        self.trade_share = TRADE_SHARE
         self.bids: dict[int, str] = {}
         self.asks: dict[int, str] = {}
         pool = len(sizes)
@@ -144,6 +155,17 @@ class MarketBook:
         self.no_change = f'{{"asset_id":"{spec.no}","price":"'
         self.yes_best = f'{{"event_type":"best_bid_ask","market":"{cid}","asset_id":"{spec.yes}","best_bid":"'
         self.no_best = f'{{"event_type":"best_bid_ask","market":"{cid}","asset_id":"{spec.no}","best_bid":"'
+
+    def _anchor(self, price: float) -> int:
+        step = self.step
+        bid = (round(price * GRID) - self.spread // 2) // step * step
+        return min(max(bid, step), GRID - step - self.spread)
+
+    def retarget(self, price: float, activity: float) -> None:
+        """Follow the world: the anchor moves to its current price; trades get likelier as activity rises."""
+        self.anchor = self._anchor(price)
+        self.target = min(max(self.anchor + self.offset, self.step), GRID - self.step - self.spread)
+        self.trade_share = min(MAX_TRADE_SHARE, TRADE_SHARE * max(1.0, activity))
 
     def set_subscribed(self, yes: bool, no: bool) -> None:
         self.sub_yes, self.sub_no = yes, no
@@ -178,13 +200,20 @@ class MarketBook:
     ) -> None:
         """Append this market's next event frame(s), each with the assets it carries, to ``out``."""
         random_ = rnd.random
-        if random_() < TRADE_SHARE:
+        if random_() < self.trade_share:
             self._trade(rnd, sizes, ts, out)
             return
         step = self.step
         if random_() < WALK_SHARE:
-            move = step if random_() < 0.5 else -step
-            self.target = min(max(self.target + move, step), GRID - step - self.spread)
+            offset = self.offset
+            if offset >= MAX_OFFSET * step:
+                offset -= step
+            elif offset <= -MAX_OFFSET * step:
+                offset += step
+            else:
+                offset += step if random_() < 0.5 else -step
+            self.offset = offset
+            self.target = min(max(self.anchor + offset, step), GRID - step - self.spread)
         price, size, buy = self._change(rnd, sizes)
         bb, ba = old_bid, old_ask = self.best_bid, self.best_ask
         if buy:
@@ -243,6 +272,7 @@ class MarketBook:
         if step == 10 and (bb < 40 or ba > GRID - 40):
             # Polymarket refines the tick to 0.001 when a 0.01-tick market trades beyond [0.04, 0.96].
             self.step = 1
+            self.offset = self.offset // 10
             for asset in assets:
                 out.append((TICK_CHANGE.format(asset, self.spec.condition_id, "0.001", "0.01", ts), (asset,)))
 
@@ -304,7 +334,7 @@ class MarketBook:
 class Stream:
     """The books of one connection's subscribed markets and the assets it follows."""
 
-    def __init__(self, specs: dict[str, tuple[MarketSpec, bool]], seed: int | None = None) -> None:
+    def __init__(self, specs: Mapping[str, tuple[MarketSpec, bool]], seed: int | None = None) -> None:
         """``specs`` maps every streamable token id to (its market, is it the YES token)."""
         self.specs = specs
         self.rnd = random.Random(seed)
@@ -348,6 +378,10 @@ class Stream:
         if removed:
             self._refresh()
         return removed
+
+    def close(self, book: MarketBook) -> list[str]:
+        """Drop a market whose order book closed (it resolved); returns its assets that were subscribed."""
+        return self.unsubscribe([a for a in book.assets if self.subscribed.get(a) is book])
 
     def _refresh(self) -> None:
         self.active = list(self.books.values())

@@ -30,6 +30,8 @@ JOB_NAME = "realtime_capture"
 #: tags every capture run carries (the sensor reads the window back from them)
 WINDOW_START_TAG = "mca/window_start"
 WINDOW_END_TAG = "mca/window_end"
+#: set by the run when its first frame arrives: with the run's creation time, its launch-to-connect latency
+CONNECTED_TAG = "mca/connected_at"
 
 
 class CaptureConfig(dg.Config):
@@ -48,10 +50,27 @@ def _aware(text: str) -> datetime:
     return ts
 
 
+_LATE = ("late_start", "missed")
+
+
+def coverage_metadata(summary: CaptureSummary) -> dict[str, dg.MetadataValue]:
+    """What a user checks first on a capture run: how much of its window it covered, and when it connected."""
+    gaps = summary.gaps
+    latency = summary.launch_latency_s
+    return {
+        "coverage": dg.MetadataValue.float(summary.coverage),
+        "gaps": dg.MetadataValue.int(len(gaps)),
+        "gap_seconds": dg.MetadataValue.float(float(sum(g.seconds for g in gaps))),
+        "late_start_s": dg.MetadataValue.float(float(sum(g.seconds for g in gaps if g.kind in _LATE))),
+        "launch_latency_s": dg.MetadataValue.float(latency) if latency is not None else dg.MetadataValue.null(),
+        "status": dg.MetadataValue.text(summary.status),
+    }
+
+
 @dg.op(tags={"kind": "websocket"})
 def capture_window(
     context: dg.OpExecutionContext, config: CaptureConfig, polymarket: PolymarketResource, storage: StorageResource
-) -> dict:  # type: ignore[type-arg]
+) -> dg.Output[dict]:  # type: ignore[type-arg]
     """Stream the window to the spool; returns the capture summary (JSON) for the load step."""
     start, end = _aware(config.window_start), _aware(config.window_end)
     if end <= start:
@@ -60,24 +79,32 @@ def capture_window(
     run_id = context.run.run_id
     spool = folder / f"{run_id}.jsonl"
     stream = StreamConfig(url=polymarket.ws_url, backoff_initial_s=0.2, backoff_max_s=10.0)
-    summary = asyncio.run(capture_to_spool(stream, list(config.asset_ids), start, end, spool))
+    record = context.instance.get_run_record_by_id(run_id)
+
+    def on_connected(first_frame: datetime) -> None:
+        context.instance.add_run_tags(run_id, {CONNECTED_TAG: first_frame.isoformat()})
+
+    summary = asyncio.run(capture_to_spool(stream, list(config.asset_ids), start, end, spool, on_connected))
+    summary.requested_at = record.create_timestamp if record is not None else None
     payload = summary.to_json()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{run_id}.summary.json").write_text(json.dumps(payload))  # the spool's counters, for a manual reload
     c = summary.counters
     context.log.info(
         f"captured {c.get('frames', 0)} frames ({summary.status}), {c.get('reconnects', 0)} reconnects, "
-        f"{len(summary.gaps)} gaps"
+        f"coverage {summary.coverage:.4f} of the window, {len(summary.gaps)} gaps"
     )
-    return payload
+    return dg.Output(payload, metadata=coverage_metadata(summary))
 
 
 @dg.op(pool=WAREHOUSE_POOL, tags={"kind": "duckdb"})
 def load_capture_op(context: dg.OpExecutionContext, summary: dict, warehouse: DuckDBResource) -> dg.Output[dict]:  # type: ignore[type-arg]
     """Dedupe the spool and write rt.ticks, rt.bars_1m, rt.bars_5m and rt.capture_runs in one transaction."""
+    capture = CaptureSummary.from_json(summary)
     with warehouse_connection(warehouse) as conn:
-        written = load_capture(conn, context.run.run_id, CaptureSummary.from_json(summary))
-    return dg.Output(written, metadata={name: dg.MetadataValue.int(n) for name, n in written.items()})
+        written = load_capture(conn, context.run.run_id, capture)
+    counts = {name: dg.MetadataValue.int(n) for name, n in written.items()}
+    return dg.Output(written, metadata={**counts, **coverage_metadata(capture)})
 
 
 @dg.job(name=JOB_NAME, description="Capture one window of the market WebSocket into rt.ticks and 1m/5m bars.")

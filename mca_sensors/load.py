@@ -33,14 +33,11 @@ def _aligned(ts: datetime, up: bool) -> datetime:
 
 
 def capture_run_row(run_id: str, summary: CaptureSummary, ticks: int, dup_events: int, overlap: int) -> pl.DataFrame:
-    """The ``rt.capture_runs`` row of one capture."""
+    """The ``rt.capture_runs`` row of one capture: every uncovered second of its window is in ``gaps``."""
     c = summary.counters
-    gap_seconds = sum(g["seconds"] for g in summary.gaps)
-    span = (
-        (summary.capture_end - summary.capture_start).total_seconds()
-        if summary.capture_start is not None and summary.capture_end is not None
-        else 0.0
-    )
+    gaps = summary.gaps
+    window_s = (summary.window_end - summary.window_start).total_seconds()
+    reconnect_s = sum(g.seconds for g in gaps if g.kind == "reconnect")
     row: dict[str, Any] = {
         "dt": summary.window_start.date(),
         "run_id": run_id,
@@ -58,15 +55,26 @@ def capture_run_row(run_id: str, summary: CaptureSummary, ticks: int, dup_events
         "overlap_ticks": overlap,
         "rejections": c.get("rejections", 0),
         "reconnects": c.get("reconnects", 0),
-        "gaps": len(summary.gaps),
-        "gap_seconds": gap_seconds,
-        "gap_share": gap_seconds / span if span > 0 else None,
-        "gaps_json": json.dumps(summary.gaps),
+        "gaps": len(gaps),
+        "gap_seconds": float(sum(g.seconds for g in gaps)),
+        "gap_share": reconnect_s / window_s if window_s > 0 else None,
+        "gaps_json": json.dumps([gap.to_json() for gap in gaps]),
         "lag_mean_ms": c.get("mean_lag_ms"),
         "lag_max_ms": c.get("max_lag_ms"),
         "spool_path": summary.spool_path,
+        "requested_at": summary.requested_at,
+        "connected_at": summary.connected_at,
+        "launch_latency_s": summary.launch_latency_s,
+        "coverage": summary.coverage,
+        "covered": [{"start": span.start, "end": span.end} for span in summary.covered],
     }
-    return pl.DataFrame([row], schema_overrides={"asset_ids": pl.List(pl.String)})
+    return pl.DataFrame(
+        [row],
+        schema_overrides={
+            "asset_ids": pl.List(pl.String),
+            "covered": pl.List(pl.Struct({"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC")})),
+        },
+    )
 
 
 def load_capture(conn: duckdb.DuckDBPyConnection, run_id: str, summary: CaptureSummary) -> dict[str, int]:

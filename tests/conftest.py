@@ -24,6 +24,14 @@ TEST_START = date(2026, 7, 1)
 TEST_END = date(2026, 10, 31)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest turns every Dagster beta/preview warning into an error (pyproject.toml), except the ones we chose;
+    a filter added here comes after the ini's, so it wins for the chosen ones."""
+    from mca_assets import CHOSEN_BETA_WARNINGS
+
+    config.addinivalue_line("filterwarnings", f"ignore:{CHOSEN_BETA_WARNINGS}:dagster.BetaWarning")
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
@@ -58,7 +66,8 @@ def start_sandbox(
     **config: Any,
 ) -> RunningSandbox:
     """Build a world and serve it on a real socket; returns once it accepts connections."""
-    world = build_world(WorldConfig(seed=seed, markets=markets, start=TEST_START, end=TEST_END, **config))
+    config = {"start": TEST_START, "end": TEST_END, **config}
+    world = build_world(WorldConfig(seed=seed, markets=markets, **config))
     faults = FaultState(rules or [], seed=seed)
     app = create_app(world, faults, speed=speed)
     loop = asyncio.new_event_loop()

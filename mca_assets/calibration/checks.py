@@ -6,6 +6,10 @@ from mca_assets.calibration.assets import BINS_KEY, SCOREBOARD_KEY
 from mca_assets.calibration.drift import DRIFT_KEY
 from mca_assets.calibration.intervals import BANDS_KEY, CONFORMAL_STATE_KEY, INTERVAL_METRICS_KEY
 from mca_assets.checklib import keys_unique, probabilities_in_range, sql_check
+from mca_resources.settings import get_settings
+
+#: markets a coverage must come from to be judged (the drift detector's rule, MCA_DRIFT_COVERAGE_MIN_MARKETS)
+MIN_MARKETS = get_settings().drift_coverage_min_markets
 
 checks = [
     keys_unique(SCOREBOARD_KEY, "calib.scoreboard", ("dt", '"window"', "horizon", "segment_type", "segment")),
@@ -50,10 +54,13 @@ interval_checks = [
     sql_check(
         INTERVAL_METRICS_KEY,
         "coverage_near_target",
-        "held-out conformal coverage of the 80 % band within 0.05 of target where n >= 200 (WARN: recalibrate)",
+        "held-out conformal coverage of the 80 % band within 0.05 of target, beyond its sampling error (1.96 "
+        f"market-clustered standard errors), where n >= 200 from >= {MIN_MARKETS} markets (WARN: recalibrate)",
         "SELECT * FROM calib.interval_metrics WHERE band_calibration = 'conformal' AND n >= 200 "
-        "AND abs(coverage - nominal) > 0.05",
+        f"AND n_markets >= {MIN_MARKETS} "
+        "AND abs(coverage - nominal) > 0.05 + 1.96 * coalesce(coverage_se, 'inf'::DOUBLE)",
         severity=dg.AssetCheckSeverity.WARN,
+        days_of="calib.interval_metrics",
     ),
     keys_unique(CONFORMAL_STATE_KEY, "calib.conformal_state", ("dt", "method", "segment")),
 ]  # fmt: skip
@@ -63,8 +70,9 @@ checks.append(
     sql_check(
         DRIFT_KEY,
         "no_drift",
-        "no drift detector fired on the latest day (WARN: calibration is moving, see calib.drift)",
-        "SELECT * FROM calib.drift WHERE fired AND dt = (SELECT max(dt) FROM calib.drift)",
+        "no drift detector fired on the days the run wrote (WARN: calibration is moving, see calib.drift)",
+        "SELECT * FROM calib.drift WHERE fired",
         severity=dg.AssetCheckSeverity.WARN,
+        days_of="calib.drift",
     )
 )

@@ -14,7 +14,8 @@ from mca_assets.calibration.intervals import BANDS_KEY
 from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.partitions import daily_partitions
-from mca_core.drift import DriftReport, drift_report
+from mca_core.drift import DriftReport, DriftThresholds, drift_report
+from mca_resources.dagster_resources import MethodsResource
 from mca_resources.warehouse import read_frame, replace_partition
 
 DRIFT_KEY = dg.AssetKey(["calib", "drift"])
@@ -35,7 +36,7 @@ def _rows(dt: date, scope: str, n: int, report: DriftReport) -> list[tuple[objec
     ]
 
 
-def drift_rows(cutoffs: pl.DataFrame, bands: pl.DataFrame, dt: date) -> pl.DataFrame:
+def drift_rows(cutoffs: pl.DataFrame, bands: pl.DataFrame, dt: date, thresholds: DriftThresholds) -> pl.DataFrame:
     """Detector rows of one as-of day (horizons with fewer than MIN_ROWS resolved forecasts are not judged)."""
     rows: list[tuple[object, ...]] = []
     recent_from = dt - timedelta(days=RECENT_DAYS)
@@ -50,11 +51,17 @@ def drift_rows(cutoffs: pl.DataFrame, bands: pl.DataFrame, dt: date) -> pl.DataF
             p=part["p_yes"].to_numpy(),
             dates=dates,
             expected_p=reference if reference.size >= MIN_ROWS // 2 and current.size else None,
+            thresholds=thresholds,
         )
         rows += _rows(dt, str(horizon), part.height, report)
     for (method,), part in bands.group_by(["method"], maintain_order=True):
         covered = ((part["y"] >= part["q10"]) & (part["y"] <= part["q90"])).to_numpy()
-        report = drift_report(covered=covered.astype(np.float64), coverage_target=COVERAGE_TARGET)
+        report = drift_report(
+            covered=covered.astype(np.float64),
+            coverage_target=COVERAGE_TARGET,
+            covered_clusters=part["market_id"].to_numpy(),
+            thresholds=thresholds,
+        )
         rows += _rows(dt, f"bands:{method}", part.height, report)
     frame = pl.DataFrame(rows, schema=DRIFT_SCHEMA, orient="row") if rows else pl.DataFrame(schema=DRIFT_SCHEMA)
     return frame.sort("scope", "detector")
@@ -72,8 +79,11 @@ def drift_rows(cutoffs: pl.DataFrame, bands: pl.DataFrame, dt: date) -> pl.DataF
     code_version="1",
     description="Drift detectors (base-rate swing, Brier trend, PSI, coverage below target) as of the day.",
 )
-def drift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def drift(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, methods: MethodsResource
+) -> dg.MaterializeResult:
     written = 0
+    thresholds = methods.settings().drift_thresholds()
     with warehouse_connection(warehouse) as conn:
         for dt in partition_dates(context):
             cutoffs = read_frame(
@@ -83,10 +93,11 @@ def drift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.Ma
             )
             bands = read_frame(
                 conn,
-                "SELECT method, y, q10, q90 FROM calib.forecast_bands WHERE dt = ? AND band_calibration = 'conformal'",
+                "SELECT method, market_id, y, q10, q90 FROM calib.forecast_bands "
+                "WHERE dt = ? AND band_calibration = 'conformal'",
                 [dt],
             )
-            frame = drift_rows(cutoffs, bands, dt)
+            frame = drift_rows(cutoffs, bands, dt, thresholds)
             written += replace_partition(conn, "calib.drift", dt, frame)
     fired = frame.filter(pl.col("fired"))
     return dg.MaterializeResult(

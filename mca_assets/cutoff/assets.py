@@ -22,6 +22,7 @@ from mca_assets.common import (
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.labels.assets import RESOLUTIONS_KEY
 from mca_core.cutoffs import cutoff_snapshots as build_cutoffs
+from mca_resources.dagster_resources import MethodsResource
 from mca_resources.warehouse import read_frame
 
 CUTOFFS_KEY = dg.AssetKey(["core", "cutoff_snapshots"])
@@ -35,14 +36,17 @@ CUTOFFS_KEY = dg.AssetKey(["core", "cutoff_snapshots"])
     owners=["team:research"],
     check_specs=[non_empty_spec(CUTOFFS_KEY, dg.AssetCheckSeverity.WARN)],
 )
-def cutoff_snapshots(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def cutoff_snapshots(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, methods: MethodsResource
+) -> dg.MaterializeResult:
     frames = {}
     dropped: Counter[str] = Counter()
+    max_staleness = methods.settings().max_staleness()
     with warehouse_connection(warehouse) as conn:
         for dt in partition_dates(context):
             cohort = read_frame(conn, "SELECT * FROM core.resolutions WHERE dt = ?", [dt])
             prices = read_frame(conn, "SELECT market_id, ts, p FROM core.price_history WHERE dt = ?", [dt])
-            result = build_cutoffs(cohort, prices)
+            result = build_cutoffs(cohort, prices, max_staleness)
             dropped.update(result.dropped_counts())
             frames[dt] = result.rows.join(
                 cohort.select("market_id", "category", "liquidity_bucket", "volume_usd"), on="market_id", how="left"

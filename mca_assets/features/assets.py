@@ -20,7 +20,8 @@ from mca_assets.common import (
     written_result,
 )
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
-from mca_core.features import FEATURE_COLUMNS, build_features
+from mca_core.features import FEATURE_COLUMNS, FeatureConfig, build_features
+from mca_resources.dagster_resources import MethodsResource
 from mca_resources.warehouse import read_frame
 
 FEATURES_KEY = dg.AssetKey(["core", "features"])
@@ -34,7 +35,10 @@ FEATURES_KEY = dg.AssetKey(["core", "features"])
     owners=["team:research"],
     check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
 )
-def features(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def features(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, methods: MethodsResource
+) -> dg.MaterializeResult:
+    config = FeatureConfig(liquidity=methods.settings().liquidity_edges())
     frames = {}
     with warehouse_connection(warehouse) as conn:
         for dt in partition_dates(context):
@@ -44,7 +48,7 @@ def features(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg
                 "end_ts FROM core.market_snapshots WHERE dt BETWEEN ? AND ?",
                 [dt - timedelta(days=1), dt],
             )
-            built = build_features(snapshots)
+            built = build_features(snapshots, config)
             frames[dt] = built.filter(pl.col("dt") == dt).select(FEATURE_COLUMNS).sort("market_id", "ts")
     written = write_days(warehouse, "core.features", frames)
     return written_result(

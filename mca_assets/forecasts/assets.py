@@ -1,6 +1,8 @@
 """``serving.forecast_bands``: q-bands for the top-N live markets, computed in-process by the same `Forecaster`
 that answers ``POST /tsfm/forecast`` (same guards, fallbacks, post-processing and conformal state), for the alert
-gates. Not daily-partitioned: each run appends the bands of its ``as_of_ts`` (a re-run of the same minute replaces
+gates. The series are the markets' recent 5-minute paths of the latest intraday refresh (``core.live_paths``);
+a market with fewer points than the forecaster's minimum is skipped and counted by reason in the metadata.
+Not daily-partitioned: each run appends the bands of its ``as_of_ts`` (a re-run of the same minute replaces
 them). Reads happen on one short connection, the forecasts with no connection held, the write on another.
 """
 
@@ -16,8 +18,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.common import WAREHOUSE_POOL, warehouse_connection
-from mca_assets.history.assets import PRICE_HISTORY_KEY
-from mca_assets.normalize.assets import MARKETS_KEY
+from mca_assets.live.assets import LIVE_PATHS_KEY
 from mca_core.series_prep import freq_seconds
 from mca_resources.dagster_resources import TollamaResource
 from mca_resources.forecasting.conformal_states import LATEST_STATES_SQL, ConformalStates, states_from_frame
@@ -31,13 +32,16 @@ from mca_resources.warehouse import read_frame, upsert_rows
 FORECAST_BANDS_KEY = dg.AssetKey(["serving", "forecast_bands"])
 QUANTILES = [0.1, 0.5, 0.9]
 
+#: the markets of the latest refresh of core.live_paths, with their liquidity bucket
 _TOP_MARKETS = """
-SELECT market_id, liquidity_bucket FROM core.markets
-WHERE dt = (SELECT max(dt) FROM core.markets) AND NOT closed
-ORDER BY volume_usd DESC NULLS LAST, market_id LIMIT ?
+SELECT DISTINCT l.market_id, coalesce(m.liquidity_bucket, 'LOW') AS liquidity_bucket
+FROM core.live_paths l
+LEFT JOIN core.markets m ON m.dt = (SELECT max(dt) FROM core.markets) AND m.market_id = l.market_id
+WHERE l.refreshed_ts = (SELECT max(refreshed_ts) FROM core.live_paths)
+ORDER BY l.market_id LIMIT ?
 """
 _HISTORY = """
-SELECT market_id, ts, p FROM core.price_history WHERE market_id IN (SELECT unnest(?::VARCHAR[]))
+SELECT market_id, ts, p FROM core.live_paths WHERE market_id IN (SELECT unnest(?::VARCHAR[]))
 QUALIFY row_number() OVER (PARTITION BY market_id ORDER BY ts DESC) <= ?
 ORDER BY market_id, ts
 """
@@ -47,7 +51,7 @@ class ForecastTopMarketsConfig(dg.Config):
     top_n: int = 200
     horizon_steps: int = 6
     history_points: int = 256
-    freq: str = "1h"  # the price-history fidelity
+    freq: str = "5m"  # the step of core.live_paths
     model: str | None = None  # default: the first of MCA_TSFM_MODELS
     concurrency: int = 16
 
@@ -63,6 +67,14 @@ def _inputs(conn, config: ForecastTopMarketsConfig) -> tuple[pl.DataFrame, dict]
         .join(markets, on="market_id")
     )
     return series, states_from_frame(read_frame(conn, LATEST_STATES_SQL))
+
+
+def _skipped(series: pl.DataFrame, min_points: int) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The series long enough to forecast, and the count of the others."""
+    long_enough = series.filter(pl.col("p").list.len() >= min_points)
+    return long_enough, (
+        {"fewer_than_min_points": series.height - long_enough.height} if series.height > long_enough.height else {}
+    )
 
 
 async def _forecast_all(forecaster: Forecaster, requests: list[ForecastIn], concurrency: int) -> list[ForecastOut]:
@@ -112,8 +124,8 @@ def _rows(series: pl.DataFrame, answers: list[ForecastOut], as_of: datetime, ste
 
 @dg.asset(
     key=FORECAST_BANDS_KEY,
-    deps=[MARKETS_KEY, PRICE_HISTORY_KEY],
-    group_name="forecasts",
+    deps=[LIVE_PATHS_KEY],
+    group_name="intraday",
     kinds={"duckdb", "polars"},
     owners=["team:research"],
     pool=WAREHOUSE_POOL,
@@ -129,9 +141,14 @@ def forecast_top_markets(
     as_of = datetime.now(UTC).replace(second=0, microsecond=0)
     with warehouse_connection(warehouse) as conn:
         series, states = _inputs(conn, config)
-    if series.is_empty():
-        return dg.MaterializeResult(metadata={"rows": 0, "markets": 0, "note": "no live market in core.markets yet"})
     settings = replace(get_settings(), tollama_url=tollama.url, tsfm_timeout_s=tollama.timeout_s)
+    candidates = series.height
+    series, skipped = _skipped(series, settings.tsfm_min_points) if candidates else (series, {})
+    if series.is_empty():
+        return dg.MaterializeResult(
+            metadata={"rows": 0, "markets": 0, "candidates": candidates, "skipped": dg.MetadataValue.json(skipped),
+                      "note": "no live path long enough in core.live_paths yet"}
+        )  # fmt: skip
     if config.model is not None:
         settings = replace(settings, tsfm_models=config.model)
     forecaster = Forecaster(settings, tollama.client(), ServiceMetrics(), ConformalStates.fixed(states))
@@ -150,6 +167,8 @@ def forecast_top_markets(
         metadata={
             "rows": written,
             "markets": len(answers),
+            "candidates": candidates,
+            "skipped": dg.MetadataValue.json(skipped),
             "as_of_ts": as_of.isoformat(),
             "fallback_reasons": dg.MetadataValue.json(dict(reasons)),
             "conformal_methods": sorted(states),
@@ -158,13 +177,16 @@ def forecast_top_markets(
     )
 
 
-forecast_job = dg.define_asset_job(
-    "forecast_top_markets", selection=[FORECAST_BANDS_KEY], description="Bands for the top-N live markets."
+intraday_job = dg.define_asset_job(
+    "intraday_refresh",
+    selection=[LIVE_PATHS_KEY, FORECAST_BANDS_KEY],
+    description="The top-N live markets' recent paths, then their bands.",
 )
-forecast_schedule = dg.ScheduleDefinition(
-    name="forecast_top_markets_every_5m",
+intraday_schedule = dg.ScheduleDefinition(
+    name="intraday_refresh_every_5m",
     cron_schedule="*/5 * * * *",
-    job=forecast_job,
+    job=intraday_job,
     execution_timezone="UTC",
-    description="Every 5 minutes: bands for the top-N live markets from the latest core.markets.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,  # the bands the alerts read go stale without it
+    description="Every 5 minutes: recent paths of the top-N live markets (by 24 h volume), then their bands.",
 )

@@ -18,6 +18,7 @@ from mca_assets.ingest.assets import GAMMA_EVENTS, GAMMA_MARKETS, gamma_events_r
 from mca_core.normalize import normalize_gamma_events, normalize_gamma_markets
 from mca_core.records import Market
 from mca_core.universe import markets_frame
+from mca_resources.dagster_resources import MethodsResource
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.landing import read_pages
 
@@ -32,9 +33,10 @@ MARKETS_KEY = dg.AssetKey(["core", "markets"])
     check_specs=[non_empty_spec(MARKETS_KEY, dg.AssetCheckSeverity.ERROR)],
 )
 def markets(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, storage: StorageResource
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, storage: StorageResource, methods: MethodsResource
 ) -> dg.MaterializeResult:
     frames = {}
+    edges = methods.settings().liquidity_edges()
     rejected: Counter[str] = Counter()
     for dt in partition_dates(context):
         found: dict[str, Market] = {}
@@ -52,7 +54,7 @@ def markets(
                 event_tags[event.event_id] = list(event.tags)
         if not found:
             raise dg.Failure(f"no Gamma markets landed for {dt}: materialize raw/gamma_markets for that day first")
-        frames[dt] = markets_frame(found.values(), event_tags, dt)
+        frames[dt] = markets_frame(found.values(), event_tags, dt, edges)
     written = write_days(warehouse, "core.markets", frames)
     last = frames[max(frames)]
     return written_result(

@@ -62,7 +62,20 @@ CREATE TABLE IF NOT EXISTS core.registry_changes (
     previous_dt DATE NOT NULL
 );
 
--- key (dt, condition_id)
+-- key (dt, condition_id, ts): the on-chain state at every hour of dt (ts = the hour, block_ts = its block's time;
+-- for today's partition the last row is the head, ts = block_ts)
+CREATE TABLE IF NOT EXISTS core.subgraph_hourly (
+    dt DATE NOT NULL,
+    condition_id VARCHAR NOT NULL,
+    market_id VARCHAR,
+    ts TIMESTAMPTZ NOT NULL,
+    block_ts TIMESTAMPTZ NOT NULL,
+    open_interest_usd DOUBLE,
+    volume_usd DOUBLE,
+    trade_count BIGINT
+);
+
+-- key (dt, condition_id): the day's last instant of core.subgraph_hourly
 CREATE TABLE IF NOT EXISTS core.subgraph_metrics (
     dt DATE NOT NULL,
     condition_id VARCHAR NOT NULL,
@@ -72,13 +85,24 @@ CREATE TABLE IF NOT EXISTS core.subgraph_metrics (
     trade_count BIGINT
 );
 
--- key (market_id, ts); dt = the cohort partition that fetched it
+-- key (dt, market_id, ts): the day's points of every market of dt, and the resolved cohort's 32-day look-back
+-- (which repeats, with equal prices, points of the days before: each partition stands alone)
 CREATE TABLE IF NOT EXISTS core.price_history (
     dt DATE NOT NULL,
     market_id VARCHAR NOT NULL,
     token_id VARCHAR NOT NULL,
     ts TIMESTAMPTZ NOT NULL,
     p DOUBLE NOT NULL
+);
+
+-- key (market_id, ts): the rolling recent path of the top-N live markets (intraday refresh; source rt.bars_5m or
+-- clob.prices_history; refreshed_ts: the refresh that wrote the market)
+CREATE TABLE IF NOT EXISTS core.live_paths (
+    market_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    p DOUBLE NOT NULL,
+    source VARCHAR NOT NULL,
+    refreshed_ts TIMESTAMPTZ NOT NULL
 );
 
 -- key (dt, market_id, ts)
@@ -213,7 +237,9 @@ CREATE TABLE IF NOT EXISTS calib.interval_metrics (
     segment VARCHAR NOT NULL,
     nominal DOUBLE NOT NULL,
     n BIGINT NOT NULL,
+    n_markets BIGINT NOT NULL,
     coverage DOUBLE,
+    coverage_se DOUBLE, -- market-clustered standard error of coverage (points of one market are not independent)
     mean_width DOUBLE,
     winkler DOUBLE,
     pinball DOUBLE,
@@ -308,7 +334,9 @@ CREATE TABLE IF NOT EXISTS rt.bars_5m (
     n_ticks BIGINT NOT NULL
 );
 
--- key run_id: one row per capture run (counters, gaps as JSON [{start, end, seconds}], lag)
+-- key run_id: one row per capture run (counters, the window's uncovered stretches as JSON
+-- [{start, end, seconds, kind}], lag); gaps/gap_seconds count every uncovered second of [window_start, window_end],
+-- gap_share only those lost to reconnects (docs/realtime.md, "Coverage")
 CREATE TABLE IF NOT EXISTS rt.capture_runs (
     dt DATE NOT NULL,
     run_id VARCHAR NOT NULL,
@@ -334,6 +362,13 @@ CREATE TABLE IF NOT EXISTS rt.capture_runs (
     lag_max_ms DOUBLE,
     spool_path VARCHAR NOT NULL
 );
+-- issue 12: hand-over timing and coverage (ALTER, so that warehouses created before gain the columns too)
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS requested_at TIMESTAMPTZ;  -- the run's creation
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS connected_at TIMESTAMPTZ;  -- its first frame
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS launch_latency_s DOUBLE;  -- connected_at - requested_at
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS coverage DOUBLE;  -- covered share of the window, [0, 1]
+-- per connection: receive time of its first frame .. of its last (or the capture end), not clipped to the window
+ALTER TABLE rt.capture_runs ADD COLUMN IF NOT EXISTS covered STRUCT(start TIMESTAMPTZ, "end" TIMESTAMPTZ)[];
 
 -- serving ------------------------------------------------------------------------------------------------
 -- Written by the forecasts stage (mca_assets/forecasts), not per daily partition.

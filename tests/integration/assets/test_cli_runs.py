@@ -25,8 +25,7 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 PER_DAY_TABLES = [
     t
     for t in TABLE_KEYS
-    if t.startswith(("core.", "calib."))
-    and t not in ("core.market_registry", "core.price_history", "core.registry_changes")
+    if t.startswith(("core.", "calib.")) and t not in ("core.market_registry", "core.registry_changes")
 ]
 
 
@@ -118,6 +117,6 @@ def test_a_run_killed_half_way_then_rerun_leaves_a_correct_partition(graph: Grap
         expected = {t: partition_hash(conn, t, graph.dt) for t in PER_DAY_TABLES}
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         got = {t: partition_hash(conn, t, graph.dt) for t in PER_DAY_TABLES}
-        dupes = conn.execute("SELECT count(*) - count(DISTINCT (market_id, ts)) FROM core.price_history").fetchone()
+        dupes = conn.execute("SELECT count(*) - count(DISTINCT (dt, market_id, ts)) FROM core.price_history").fetchone()
     assert got == expected
     assert dupes[0] == 0

@@ -16,11 +16,7 @@ from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from tests.integration.assets.conftest import Graph
 
 # the tables the daily job writes per day (realtime and serving tables have their own jobs)
-DAILY_TABLES = [
-    t
-    for t in TABLE_KEYS
-    if t.startswith(("core.", "calib.")) and t not in ("core.market_registry", "core.price_history")
-]
+DAILY_TABLES = [t for t in TABLE_KEYS if t.startswith(("core.", "calib.")) and t != "core.market_registry"]
 
 
 def connect(graph: Graph) -> duckdb.DuckDBPyConnection:
@@ -47,12 +43,11 @@ def test_every_check_passed_on_a_clean_partition(graph: Graph) -> None:
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) >= 20
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
-    # WARNs expected here: the test window lies in the past (freshness), and one day's backtest is small
-    assert set(failed) <= {
-        ("core/markets", "fresh"),
-        ("calib/interval_metrics", "coverage_near_target"),
-        ("calib/drift", "no_drift"),
-    }
+    # the test day lies in the past: `fresh` says "not judged" in a backfill; coverage and drift judge this day only,
+    # with the sampling error of a one-day backtest on few markets
+    assert failed == []
+    fresh = next(e for e in evaluations if e.check_name == "fresh")
+    assert str(fresh.metadata["judged"].value).startswith("not judged: this run backfills")
 
 
 def test_cohort_labels_equal_the_truth(graph: Graph) -> None:
@@ -98,11 +93,11 @@ def test_cutoff_prices_equal_the_venue_path_at_or_before_the_cutoff(graph: Graph
 
 def test_rematerializing_leaves_every_table_identical(graph: Graph) -> None:
     with connect(graph) as conn:
-        before = {t: partition_hash(conn, t, graph.dt if t != "core.price_history" else None) for t in DAILY_TABLES}
+        before = {t: partition_hash(conn, t, graph.dt) for t in DAILY_TABLES}
         registry = partition_hash(conn, "core.market_registry")
     assert graph.materialize().success
     with connect(graph) as conn:
-        after = {t: partition_hash(conn, t, graph.dt if t != "core.price_history" else None) for t in DAILY_TABLES}
+        after = {t: partition_hash(conn, t, graph.dt) for t in DAILY_TABLES}
         assert partition_hash(conn, "core.market_registry") == registry
     assert after == before
 
@@ -113,7 +108,12 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
     assert reference.success
     with connect(graph) as conn:
         expected = {t: partition_hash(conn, t, day) for t in DAILY_TABLES}
-    httpx.post(f"{graph.sandbox.base}/_faults", json=[{"route": "clob.prices_history", "status": {"404": 1.0}}])
+    httpx.post(
+        f"{graph.sandbox.base}/_faults",
+        json=[
+            {"route": route, "status": {"404": 1.0}} for route in ("clob.prices_history", "clob.batch_prices_history")
+        ],
+    )
     try:
         broken = graph.materialize(day.isoformat())
     finally:
@@ -122,7 +122,7 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
     assert graph.materialize(day.isoformat()).success
     with connect(graph) as conn:
         assert {t: partition_hash(conn, t, day) for t in DAILY_TABLES} == expected
-        dupes = conn.execute("SELECT count(*) - count(DISTINCT (market_id, ts)) FROM core.price_history").fetchone()
+        dupes = conn.execute("SELECT count(*) - count(DISTINCT (dt, market_id, ts)) FROM core.price_history").fetchone()
         assert dupes[0] == 0
 
 
@@ -162,11 +162,13 @@ def test_a_run_failing_half_way_then_rerun_leaves_a_correct_partition(graph: Gra
          "keys_unique"),
         ("calib.interval_metrics", "UPDATE calib.interval_metrics SET coverage = 1.5 WHERE rowid = 0",
          "probabilities_in_range"),
-        ("calib.interval_metrics", "UPDATE calib.interval_metrics SET coverage = 0.2, n = 500 "
-         "WHERE band_calibration = 'conformal' AND rowid = (SELECT min(rowid) FROM calib.interval_metrics "
-         "WHERE band_calibration = 'conformal')", "coverage_near_target"),
+        ("calib.interval_metrics", "UPDATE calib.interval_metrics SET coverage = 0.2, n = 500, n_markets = 100, "
+         "coverage_se = 0.02 WHERE band_calibration = 'conformal' AND segment_type = 'all' "
+         "AND dt = (SELECT max(dt) FROM calib.interval_metrics)", "coverage_near_target"),
         ("calib.conformal_state", "INSERT INTO calib.conformal_state SELECT * FROM calib.conformal_state LIMIT 1",
          "keys_unique"),
+        # judged outside a partitioned run: the test window's newest day is months old
+        ("core.markets", "DELETE FROM core.markets WHERE false", "fresh"),
         ("calib.drift", "INSERT INTO calib.drift SELECT max(dt), 'bands:test', 'coverage', 500, 0.5, 0.75, true "
          "FROM core.markets", "no_drift"),
     ],
@@ -187,7 +189,8 @@ def test_a_corrupted_row_fails_its_check(graph: Graph, tmp_path, table: str, cor
     evaluations = result.get_asset_check_evaluations()
     assert [e.check_name for e in evaluations] == [check]
     assert not evaluations[0].passed
-    assert evaluations[0].metadata["violations"].value >= 1
+    if check != "fresh":
+        assert evaluations[0].metadata["violations"].value >= 1
 
 
 def test_the_aci_option_publishes_an_adaptive_conformal_state(graph: Graph) -> None:
@@ -206,3 +209,27 @@ def test_the_aci_option_publishes_an_adaptive_conformal_state(graph: Graph) -> N
     with connect(graph) as conn:
         state = conn.execute("SELECT state_json FROM calib.conformal_state WHERE dt = ? LIMIT 1", [graph.dt]).fetchone()
     assert ConformalState.from_json(state[0]).method == "mondrian"
+
+
+def test_method_settings_reach_the_assets(graph: Graph, tmp_path) -> None:
+    """The liquidity edges come from the deployment's settings (`methods` resource), not literals in mca_core."""
+    import shutil
+
+    from mca_assets.definitions import resources_for
+    from mca_assets.normalize.assets import markets
+
+    shutil.copy(graph.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    shutil.copytree(graph.settings.raw_dir, tmp_path / "raw")
+    with connect(graph) as conn:
+        before = dict(conn.execute("SELECT liquidity_bucket, count(*) FROM core.markets WHERE dt = ? GROUP BY 1",
+                                   [graph.dt]).fetchall())  # fmt: skip
+    assert before.get("HIGH", 0) > 0
+    moved = replace(graph.settings, data_dir=tmp_path, liquidity_low_usd=0.0, liquidity_high_usd=1e15)
+    result = dg.materialize([markets], resources=resources_for(moved), partition_key=graph.dt.isoformat())
+    assert result.success
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        after = dict(conn.execute("SELECT liquidity_bucket, count(*) FROM core.markets WHERE dt = ? GROUP BY 1",
+                                  [graph.dt]).fetchall())  # fmt: skip
+    assert after == {"MID": sum(before.values())}
+    with pytest.raises(ValueError, match="MCA_CUTOFF_MAX_STALENESS"):
+        replace(graph.settings, cutoff_max_staleness="1h=60")

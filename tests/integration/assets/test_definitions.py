@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -33,3 +34,29 @@ def test_dagster_validates_the_workspace(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful for code location mca" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("config", ["dagster.yaml", "deploy/dagster.yaml"])
+def test_instance_configs_turn_off_telemetry_and_the_first_visit_modal(config: str) -> None:
+    import yaml
+
+    settings = yaml.safe_load((REPO / config).read_text())
+    assert settings["nux"] == {"enabled": False}
+    assert settings["telemetry"] == {"enabled": False}
+
+
+def test_the_local_instance_has_no_first_visit_modal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.nux_enabled is False
+
+
+def test_loading_the_code_location_caps_blas_threads() -> None:
+    """OpenBLAS would start a thread per core; a run shares the machine, so the code location caps it (default 1)."""
+    code = (
+        "import mca_assets.definitions, threadpoolctl;"
+        "print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[1]"

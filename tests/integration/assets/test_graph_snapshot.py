@@ -49,9 +49,10 @@ def test_every_daily_asset_shares_one_utc_partitioning() -> None:
     from mca_assets.partitions import daily_partitions
 
     graph = defs.resolve_asset_graph()
-    # serving/forecast_bands is refreshed every 5 minutes for the alert gates, not per day
-    partitioned = [graph.get(k).partitions_def for k in graph.get_all_asset_keys() if k.path[0] != "serving"]
+    # the intraday refresh (core/live_paths, serving/forecast_bands) runs every 5 minutes on the present, not per day
+    intraday = {dg.AssetKey(["core", "live_paths"]), dg.AssetKey(["serving", "forecast_bands"])}
+    partitioned = [graph.get(k).partitions_def for k in graph.get_all_asset_keys() if k not in intraday]
     assert partitioned
     assert all(p is daily_partitions for p in partitioned)
-    assert graph.get(dg.AssetKey(["serving", "forecast_bands"])).partitions_def is None
+    assert all(graph.get(k).partitions_def is None for k in intraday)
     assert daily_partitions.timezone == "UTC"

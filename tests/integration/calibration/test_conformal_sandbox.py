@@ -10,7 +10,10 @@ import pytest
 
 from mca_core.backtest import backtest
 from mca_core.segments import liquidity_bucket
+from mca_resources.settings import Settings
 from mca_sandbox.world import RESOLVED_FALSE, RESOLVED_TRUE, WorldConfig, build_world
+
+EDGES = Settings().liquidity_edges()
 
 DAY = 86_400
 
@@ -30,7 +33,7 @@ def sandbox_paths(markets: int, seed: int) -> pl.DataFrame:
         )
     return pl.concat(frames).select(
         "market_id",
-        liquidity_bucket("volume").alias("segment"),
+        liquidity_bucket("volume", EDGES).alias("segment"),
         pl.from_epoch("ts").dt.replace_time_zone("UTC").alias("ts"),
         "p",
     )

@@ -134,6 +134,8 @@ def test_deploy_instance_config_runs_the_daily_graph_on_postgres(
             assert instance.global_op_concurrency_default_limit == 1
             assert instance.run_monitoring_enabled
             assert instance.run_monitoring_poll_interval_seconds == config["run_monitoring"]["poll_interval_seconds"]
+            # slots of runs that ended (e.g. failed by monitoring) are freed after 5 minutes (docs/operations.md)
+            assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 300
             assert instance.run_retries_enabled
             assert instance.run_retries_max_retries == config["run_retries"]["max_retries"] == 1
             assert not instance.run_retries_retry_on_asset_or_op_failure

@@ -71,7 +71,7 @@ def test_capture_job_writes_rt_tables_and_the_daily_asset_rebuilds_them_identica
     assets = [t for m in ms for t in box.world.token_ids(m)]
     settings = Settings(data_dir=tmp_path / "data", ws_url=box.urls["ws"])
     defs = build_definitions(settings)
-    start = datetime.now(UTC)
+    start = datetime.now(UTC) + timedelta(seconds=5)  # the run connects at once, well ahead of its window
     end = start + timedelta(seconds=2.5)
     config = {"asset_ids": assets, "window_start": start.isoformat(), "window_end": end.isoformat()}
     result = defs.resolve_job_def("realtime_capture").execute_in_process(
@@ -82,8 +82,12 @@ def test_capture_job_writes_rt_tables_and_the_daily_asset_rebuilds_them_identica
     assert written["ticks"] > 100
     assert written["bars_1m"] >= len(assets)
     db = settings.warehouse_path
-    [(run_id, messages, status)] = sql(db, "SELECT run_id, messages, status FROM rt.capture_runs")
-    assert (run_id, status) == (result.run_id, "captured")
+    [(run_id, messages, status, coverage, gaps)] = sql(
+        db, "SELECT run_id, messages, status, coverage, gaps FROM rt.capture_runs"
+    )
+    assert (run_id, status, coverage, gaps) == (result.run_id, "captured", 1.0, 0)  # connected before it opened
+    [capture] = [e for e in result.all_node_events if e.is_successful_output and e.step_key == "capture_window"]
+    assert capture.event_specific_data.metadata["coverage"].value == 1.0  # type: ignore[union-attr]
     assert messages > written["ticks"] / 4
     assert (tmp_path / "data" / "capture" / f"{result.run_id}.jsonl").exists()
 
@@ -101,9 +105,9 @@ def test_capture_job_writes_rt_tables_and_the_daily_asset_rebuilds_them_identica
     for day in days:
         rebuild(db, instance, day)
     assert hashes(db) == captured  # ... and is idempotent
-    assert run_checks(db, instance) == dict.fromkeys(
-        ("keys_unique", "ohlc_consistent", "inside_its_day", "capture_gap_share"), True
-    )
+    all_checks = ("keys_unique", "ohlc_consistent", "inside_its_day", "capture_gap_share", "capture_coverage")
+    assert run_checks(db, instance) == dict.fromkeys((*all_checks, "capture_continuity"), True)
+    sql(db, "CREATE TABLE good_runs AS SELECT * FROM rt.capture_runs")
 
     # every check fails on one corrupted row, and passes again once the row is repaired
     corruptions = {
@@ -112,13 +116,16 @@ def test_capture_job_writes_rt_tables_and_the_daily_asset_rebuilds_them_identica
         "WHERE rowid = (SELECT min(rowid) FROM rt.bars_1m WHERE n_mid > 0)",
         "inside_its_day": "UPDATE rt.bars_1m SET dt = dt - 1 WHERE rowid = (SELECT min(rowid) FROM rt.bars_1m)",
         "capture_gap_share": "UPDATE rt.capture_runs SET gap_share = 0.5",
+        "capture_coverage": "UPDATE rt.capture_runs SET coverage = 0.97",
+        "capture_continuity": "UPDATE rt.capture_runs SET window_end = window_end + INTERVAL 1 SECOND",
     }
     for check, corrupt in corruptions.items():
         sql(db, corrupt)
         outcome = run_checks(db, instance)
         assert outcome[check] is False, check
         assert all(passed for name, passed in outcome.items() if name != check), (check, outcome)
-        sql(db, "DELETE FROM rt.bars_1m; DELETE FROM rt.bars_5m; UPDATE rt.capture_runs SET gap_share = 0")
+        sql(db, "DELETE FROM rt.bars_1m; DELETE FROM rt.bars_5m; DELETE FROM rt.capture_runs")
+        sql(db, "INSERT INTO rt.capture_runs SELECT * FROM good_runs")
         for day in days:
             rebuild(db, instance, day)
         assert hashes(db) == captured

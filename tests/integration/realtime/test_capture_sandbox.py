@@ -5,6 +5,7 @@ no tick stored twice; with duplicated/reordered frames and with forced disconnec
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,7 +36,8 @@ def live_assets(box: RunningSandbox, markets: int) -> list[str]:
 
 
 def capture(box: RunningSandbox, assets: list[str], seconds: float, spool: Path) -> CaptureSummary:
-    start = datetime.now(UTC)
+    """A capture connected (at once) a second before its window opens, as the sensor launches them."""
+    start = datetime.now(UTC) + timedelta(seconds=1)
     config = StreamConfig(url=box.urls["ws"], backoff_initial_s=0.05, backoff_max_s=0.3, ping_interval_s=1.0)
     return asyncio.run(capture_to_spool(config, assets, start, start + timedelta(seconds=seconds), spool))
 
@@ -108,7 +110,7 @@ def test_duplicated_and_reordered_frames_are_deduped_ordered_and_bars_equal_the_
     assert run["messages"] == sum(1 for _ in read_spool(spool))
     assert run["duplicates"] >= 1
     assert run["reconnects"] == 0
-    assert run["gaps"] == 0
+    assert (run["gaps"], run["gap_seconds"], run["coverage"]) == (0, 0.0, 1.0)
     assert run["lag_mean_ms"] is not None
     assert sorted(run["asset_ids"]) == sorted(assets)
 
@@ -130,10 +132,17 @@ def test_forced_disconnects_reconnect_record_gaps_and_keep_bars_exact(
     [run] = read(db, "SELECT * FROM rt.capture_runs").iter_rows(named=True)
     assert run["reconnects"] >= 2
     gaps = json.loads(run["gaps_json"])
-    assert run["gaps"] == len(gaps) >= run["reconnects"]
+    spans = run["covered"]  # one per connection, in order, none overlapping the next
+    assert len(spans) == run["reconnects"] + 1
+    assert all(a["end"] < b["start"] for a, b in itertools.pairwise(spans))
+    assert 1 <= run["gaps"] == len(gaps) <= run["reconnects"]  # the holes between them inside the window
     for gap in gaps:
         assert datetime.fromisoformat(gap["start"]) <= datetime.fromisoformat(gap["end"])
+        assert gap["kind"] in ("reconnect", "early_stop")  # the window may end while reconnecting
     assert run["gap_seconds"] == pytest.approx(sum(g["seconds"] for g in gaps))
+    window = (run["window_end"] - run["window_start"]).total_seconds()
+    assert run["gap_share"] == pytest.approx(sum(g["seconds"] for g in gaps if g["kind"] == "reconnect") / window)
+    assert run["coverage"] == pytest.approx(1 - run["gap_seconds"] / window)
     assert 0 < run["gap_share"] < 1
 
     expected_ticks = reference_ticks(truth_frames)

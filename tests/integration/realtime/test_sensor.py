@@ -1,5 +1,6 @@
 """The realtime capture sensor through ``build_sensor_context`` on a persistent test instance: which markets, run
-keys that encode the window, cursor progress, overlapping windows, and no second capture while one is busy."""
+keys that encode the window, cursor progress, contiguous windows each requested the measured launch latency plus
+the overlap margin before it opens, and no second request while one is on its way."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from dagster_duckdb import DuckDBResource
 
 from mca_resources.settings import Settings
 from mca_resources.warehouse import ensure_schema
-from mca_sensors.jobs import WINDOW_END_TAG, WINDOW_START_TAG, realtime_capture
-from mca_sensors.sensor import CAPTURE_TAG, build_realtime_sensor
+from mca_sensors.jobs import CONNECTED_TAG, WINDOW_END_TAG, WINDOW_START_TAG, realtime_capture
+from mca_sensors.sensor import CAPTURE_TAG, LEAD_TAG, build_realtime_sensor
 
-WINDOW_S, OVERLAP_S = 600, 60
+WINDOW_S, OVERLAP_S, INTERVAL_S, PRIOR_S = 600, 60, 30, 30.0
 
 
 @pytest.fixture
@@ -53,7 +54,10 @@ def warehouse(tmp_path: Path) -> Path:
 
 
 def sensor_for(**overrides: object) -> dg.SensorDefinition:
-    settings = Settings(rt_window_s=WINDOW_S, rt_overlap_s=OVERLAP_S, rt_top_n=2, **overrides)  # type: ignore[arg-type]
+    settings = Settings(
+        rt_window_s=WINDOW_S, rt_overlap_s=OVERLAP_S, rt_sensor_interval_s=INTERVAL_S, rt_launch_latency_s=PRIOR_S,
+        rt_top_n=2, **overrides,  # type: ignore[arg-type]
+    )  # fmt: skip
     return build_realtime_sensor(settings)
 
 
@@ -67,14 +71,27 @@ def evaluate(
     return data  # type: ignore[return-value]
 
 
-def add_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, start: datetime, end: datetime) -> None:
+def add_run(
+    instance: dg.DagsterInstance, status: dg.DagsterRunStatus, start: datetime, end: datetime, latency_s: float = 0
+) -> None:
+    """A capture run of window [start, end]; with ``latency_s``, it connected that long after it was created."""
     config = {"asset_ids": ["a"], "window_start": start.isoformat(), "window_end": end.isoformat()}
-    instance.create_run_for_job(
+    run = instance.create_run_for_job(
         job_def=realtime_capture,
         run_config={"ops": {"capture_window": {"config": config}}},
         status=status,
         tags={WINDOW_START_TAG: start.isoformat(), WINDOW_END_TAG: end.isoformat()},
     )
+    if latency_s:
+        record = instance.get_run_record_by_id(run.run_id)
+        assert record is not None
+        connected = record.create_timestamp + timedelta(seconds=latency_s)
+        instance.add_run_tags(run.run_id, {CONNECTED_TAG: connected.isoformat()})
+
+
+def clear(instance: dg.DagsterInstance) -> None:
+    for run in instance.get_runs():
+        instance.delete_run(run.run_id)
 
 
 def window_of(request: dg.RunRequest) -> tuple[datetime, datetime]:
@@ -85,11 +102,12 @@ def window_of(request: dg.RunRequest) -> tuple[datetime, datetime]:
 def test_first_tick_requests_a_window_of_the_top_live_markets_with_its_key_cursor_and_max_runtime(
     instance: dg.DagsterInstance, warehouse: Path
 ) -> None:
-    before = datetime.now(UTC).replace(microsecond=0)
+    before = datetime.now(UTC)
     data = evaluate(sensor_for(), instance, warehouse, None)
     [request] = data.run_requests
     start, end = window_of(request)
-    assert before <= start <= datetime.now(UTC)
+    lead = timedelta(seconds=PRIOR_S + OVERLAP_S)  # no run has connected yet: the assumed latency stands in
+    assert before + lead <= start <= before + lead + timedelta(seconds=1)  # a lead ahead: connected when it opens
     assert end - start == timedelta(seconds=WINDOW_S)
     assert request.run_key == f"rt:{start:%Y%m%dT%H%M%SZ}:{end:%Y%m%dT%H%M%SZ}"
     config = request.run_config["ops"]["capture_window"]["config"]
@@ -105,7 +123,7 @@ def test_first_tick_requests_a_window_of_the_top_live_markets_with_its_key_curso
     ]  # fmt: skip
 
 
-def test_no_second_capture_while_one_is_queued_or_capturing_then_the_next_window_overlaps_the_last(
+def test_no_second_request_while_one_is_on_its_way_and_the_next_window_is_requested_a_prior_lead_ahead(
     instance: dg.DagsterInstance, warehouse: Path
 ) -> None:
     sensor = sensor_for()
@@ -117,34 +135,57 @@ def test_no_second_capture_while_one_is_queued_or_capturing_then_the_next_window
     assert waiting.run_requests == []
     assert "waiting to start" in (waiting.skip_message or "")
 
-    for run in instance.get_runs():
-        instance.delete_run(run.run_id)
-    add_run(instance, dg.DagsterRunStatus.STARTED, start, end)  # capturing, far from its end
-    busy = evaluate(sensor, instance, warehouse, first.cursor)
+    # capturing, far from its end: the next window is due only a lead (+ one sensor interval) before it opens
+    clear(instance)
+    add_run(instance, dg.DagsterRunStatus.STARTED, start, end)
+    lead = timedelta(seconds=PRIOR_S + OVERLAP_S)  # no run has connected yet: the assumed latency stands in
+    busy = evaluate(sensor, instance, warehouse, None)  # the running capture's window counts even without a cursor
     assert busy.run_requests == []
-    assert "capture running until" in (busy.skip_message or "")
+    due = end - lead - timedelta(seconds=INTERVAL_S)
+    assert busy.skip_message == f"next window opens at {end.isoformat()}; requested from {due.isoformat()}"
 
-    # the running capture is now within the overlap margin of its end: hand over to the next window
-    for run in instance.get_runs():
-        instance.delete_run(run.run_id)
+    # the running capture ends within lead + interval: request the next window, starting where this one ends
+    clear(instance)
     now = datetime.now(UTC).replace(microsecond=0)
-    last_end = now + timedelta(seconds=OVERLAP_S // 2)
+    last_end = now + lead + timedelta(seconds=INTERVAL_S - 5)
     add_run(instance, dg.DagsterRunStatus.STARTED, last_end - timedelta(seconds=WINDOW_S), last_end)
-    cursor = json.dumps({"end": last_end.isoformat(), "assets": ["m1-y"]})
-    handover = evaluate(sensor, instance, warehouse, cursor)
+    handover = evaluate(sensor, instance, warehouse, json.dumps({"end": last_end.isoformat(), "assets": ["m1-y"]}))
     [request] = handover.run_requests
     next_start, next_end = window_of(request)
-    assert next_start == last_end - timedelta(seconds=OVERLAP_S)  # consecutive windows overlap by the margin
-    assert next_end == next_start + timedelta(seconds=WINDOW_S)
+    assert (next_start, next_end) == (last_end, last_end + timedelta(seconds=WINDOW_S))  # contiguous windows
+    assert request.tags[LEAD_TAG] == f"{lead.total_seconds():.1f}"
     assert json.loads(handover.cursor)["end"] == next_end.isoformat()  # progress kept in the cursor
     assert request.run_key != first.run_requests[0].run_key
 
-    # a cursor far in the past (sensor was stopped) starts the next window now instead of in the past
+
+def test_the_lead_is_the_measured_launch_latency_plus_the_overlap_capped_below_the_window(
+    instance: dg.DagsterInstance, warehouse: Path
+) -> None:
+    sensor = sensor_for()
+    now = datetime.now(UTC)
+    old_start = now - timedelta(hours=1)
+    for latency in (4.0, 7.5, 6.0):  # finished runs that connected this long after their request
+        add_run(instance, dg.DagsterRunStatus.SUCCESS, old_start, old_start + timedelta(seconds=WINDOW_S), latency)
+    lead = timedelta(seconds=7.5 + OVERLAP_S)  # the slowest of the recent runs, plus the margin
+    last_end = (now + lead + timedelta(seconds=INTERVAL_S + 20)).replace(microsecond=0)
+    add_run(instance, dg.DagsterRunStatus.STARTED, last_end - timedelta(seconds=WINDOW_S), last_end)
+    early = evaluate(sensor, instance, warehouse, None)
+    assert early.run_requests == []
+    assert f"requested from {(last_end - lead - timedelta(seconds=INTERVAL_S)).isoformat()}" in (
+        early.skip_message or ""
+    )
+
+    # after a stop of the sensor (the last window is over), the next window opens once a run can be connected
+    clear(instance)
+    add_run(instance, dg.DagsterRunStatus.SUCCESS, old_start, old_start + timedelta(seconds=WINDOW_S), 7.5)
     stale = json.dumps({"end": (now - timedelta(hours=3)).isoformat(), "assets": []})
-    for run in instance.get_runs():
-        instance.delete_run(run.run_id)
     [fresh] = evaluate(sensor, instance, warehouse, stale).run_requests
-    assert window_of(fresh)[0] >= now
+    assert now + lead <= window_of(fresh)[0] <= datetime.now(UTC) + lead + timedelta(seconds=1)
+
+    # a latency longer than the window allows is capped: two captures at once, never three
+    add_run(instance, dg.DagsterRunStatus.SUCCESS, old_start, old_start + timedelta(seconds=WINDOW_S), 900.0)
+    [capped] = evaluate(sensor, instance, warehouse, stale).run_requests
+    assert capped.tags[LEAD_TAG] == f"{WINDOW_S - 2 * INTERVAL_S:.1f}"
 
 
 def test_a_busy_warehouse_falls_back_to_the_assets_in_the_cursor(instance: dg.DagsterInstance, warehouse: Path) -> None:

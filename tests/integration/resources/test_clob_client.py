@@ -104,3 +104,50 @@ async def test_resolution_winner_matches_the_truth(sandbox) -> None:
         yes, no = sandbox.world.token_ids(int(m))
         assert market.winner_token_id == (yes if sandbox.world.market_outcome[m] else no)
     await clob.http.aclose()
+
+
+async def test_batches_of_twenty_equal_the_single_token_path_and_land_their_request(sandbox) -> None:
+    live = np.flatnonzero(sandbox.world.market_label == LIVE)[:45]
+    tokens = [sandbox.world.token_ids(int(m))[0] for m in live] + ["0"]  # and a token the venue does not know
+    end = int(sandbox.world.config.as_of_ts)
+    start = end - 20 * DAY  # two windows at hourly fidelity
+    pages = []
+    clob = ClobClient(
+        HttpUpstream(
+            sandbox.urls["clob"],
+            name="clob",
+            retry=RetryPolicy(attempts=2, initial_s=0.001),
+            limits={},
+            raw_sink=pages.append,
+        )
+    )
+    done: list[int] = []
+    batched = await clob.prices_histories(tokens, start, end, fidelity_min=60, on_done=done.append)
+    singles = {t: await clob.prices_history(t, start, end, fidelity_min=60) for t in tokens}
+    await clob.http.aclose()
+    assert clob.batch
+    assert sum(done) == len(tokens)
+    assert set(batched) == set(tokens)
+    for token in tokens:
+        assert [(p.ts, p.p) for p in batched[token].points] == [(p.ts, p.p) for p in singles[token].points]
+    assert batched["0"].points == []
+    assert any(batched[t].points for t in tokens[:-1])
+    batch_pages = [p for p in pages if p.source == "clob.batch_prices_history"]
+    assert len(tokens) > 20
+    assert len(batch_pages) == -(-len(tokens) // 20) * 2  # batches of <= 20 tokens, two windows each
+    assert all(len(p.request["markets"]) <= 20 for p in batch_pages)
+
+
+async def test_an_upstream_without_the_batch_route_falls_back_to_one_request_per_token(sandbox_factory) -> None:
+    box = sandbox_factory(markets=200)
+    httpx.post(box.urls["faults"], json=[{"route": "clob.batch_prices_history", "status": {"404": 1.0}}])
+    live = np.flatnonzero(box.world.market_label == LIVE)[:5]
+    tokens = [box.world.token_ids(int(m))[0] for m in live]
+    end = int(box.world.config.as_of_ts)
+    clob = client(box.urls)
+    found = await clob.prices_histories(tokens, end - 2 * DAY, end, fidelity_min=60)
+    expected = {t: await clob.prices_history(t, end - 2 * DAY, end, fidelity_min=60) for t in tokens}
+    await clob.http.aclose()
+    assert not clob.batch
+    assert {t: len(h.points) for t, h in found.items()} == {t: len(h.points) for t, h in expected.items()}
+    assert all(found[t].points for t in tokens)

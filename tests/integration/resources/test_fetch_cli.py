@@ -104,3 +104,19 @@ def test_bad_arguments_are_refused(sandbox, args: list[str]) -> None:
     out = fetch(sandbox, *args)
     assert out.returncode == 2
     assert "expected" in out.stderr
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_out_is_accepted_after_the_subcommand_and_before_it(sandbox, tmp_path, where: str) -> None:
+    """DESIGN.md §9 spells `mca fetch gamma-markets ... --out FILE`; the older spelling keeps working."""
+    target = tmp_path / "markets.jsonl"
+    query = ("gamma-markets", "--closed", "false", "--max-pages", "1")
+    args = (*query, "--out", str(target)) if where == "after" else ("--out", str(target), *query)
+    out = fetch(sandbox, *args)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    records = lines(target.read_text())
+    assert 0 < len(records) <= 100
+    to_stdout = fetch(sandbox, *query, "--out", "-")
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert lines(to_stdout.stdout) == records

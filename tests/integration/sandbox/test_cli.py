@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -72,6 +72,10 @@ def test_mca_without_a_command_prints_usage() -> None:
         (["--start", "2026-10-01", "--end", "2026-09-01"], "--end is before --start"),
         (["--faults", '[{"route": "x", "bogus": 1}]'], "invalid --faults"),
         (["--start", "yesterday"], "expected a date"),
+        (["--clock", "sundial"], "invalid choice"),
+        (["--ambiguous-share", "1.5"], "expected a share in [0, 1]"),
+        (["--shock-rate", "-1"], "expected a number >= 0"),
+        (["--manipulation-rate", "often"], "expected a number"),
     ],
 )
 def test_bad_arguments_exit_with_a_clear_message(args: list[str], message: str) -> None:
@@ -80,37 +84,35 @@ def test_bad_arguments_exit_with_a_clear_message(args: list[str], message: str) 
     assert message in out.stderr
 
 
+def test_a_live_clock_and_the_episode_rates_come_from_the_command_line() -> None:
+    args = ["--port", "0", "--markets", "300", "--start", "2026-07-01", "--end", "2026-10-31", "--clock", "live",
+            "--as-of", "2026-09-15T00:00:00Z", "--speed", "3600", "--refresh", "0.1", "--manipulation-rate", "2",
+            "--shock-rate", "0", "--ambiguous-share", "0.5"]  # fmt: skip
+    proc = subprocess.Popen([*MCA, "sandbox", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    try:
+        urls = json.loads(proc.stdout.readline()[len("READY ") :])
+        info = httpx.get(f"{urls['truth']}/world").json()
+        assert info["clock"] == "live"
+        assert info["clock_origin_ts"] == 1_789_430_400
+        assert info["speed"] == 3600.0
+        assert info["rates"]["manipulation_rate"] == 2.0
+        assert info["rates"]["ambiguous_share"] == 0.5
+        assert info["episodes"]["information_shock"] == 0
+        assert info["clarity"]["ambiguous"]["markets"] > 60
+        first = info["as_of_ts"]
+        for _ in range(200):
+            if httpx.get(f"{urls['truth']}/world").json()["as_of_ts"] > first:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the live clock did not move")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_unknown_command_is_refused() -> None:
     out = subprocess.run([*MCA, "frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "unknown command 'frobnicate'" in out.stderr
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_demo_backfills_starts_the_ui_and_the_service_and_prints_urls(tmp_path) -> None:
-    ui_port, service_port = _free_port(), _free_port()
-    out = subprocess.run(
-        [*MCA, "demo", "--sandbox-port", "0", "--ui-port", str(ui_port), "--service-port", str(service_port),
-         "--markets", "300", "--days", "1", "--exit-after-ready"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "MCA_DATA_DIR": str(tmp_path)},
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "[1/1]" in out.stdout, out.stdout
-    assert ": ok in" in out.stdout, out.stdout
-    assert f"Dagster UI: http://127.0.0.1:{ui_port}" in out.stdout
-    assert "not answering" not in out.stdout, out.stdout + (tmp_path / "logs" / "service.log").read_text()[-2000:]
-    assert f"service:    http://127.0.0.1:{service_port}" in out.stdout
-    assert "forecaster: 200 via tollama" in out.stdout, out.stdout  # the sandbox's tollama answered through the service
-    assert "/gamma/markets/keyset" in out.stdout
-    assert (tmp_path / "warehouse.duckdb").exists()
-    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()

@@ -180,7 +180,10 @@ def test_live_prices_come_from_the_world_last_price(sandbox):
         yes, no = json.loads(m["outcomePrices"])
         assert float(yes) == pytest.approx(w.last_price(idx), abs=1e-9)
         assert float(no) == pytest.approx(1 - w.last_price(idx), abs=1e-9)
-        assert m["lastTradePrice"] == pytest.approx(w.last_price(idx))
+        if w.market_volume[idx] >= 100:  # a market that has hardly traded yet shows no last trade
+            assert m["lastTradePrice"] == pytest.approx(w.last_price(idx))
+        else:
+            assert "lastTradePrice" not in m
 
 
 def test_neg_risk_events_list_all_their_markets_with_the_same_neg_risk_market_id(sandbox):

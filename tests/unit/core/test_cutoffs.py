@@ -14,13 +14,13 @@ from polars.testing import assert_frame_equal
 
 from mca_core.cutoffs import (
     CUTOFF_COLUMNS,
-    DEFAULT_MAX_STALENESS,
     DROP_REASONS,
     DROPPED_COLUMNS,
     HORIZONS,
     CutoffResult,
     cutoff_snapshots,
 )
+from mca_resources.settings import Settings
 
 RESOLVED = datetime(2026, 3, 19, 23, 20, 15, tzinfo=UTC)
 COHORT = RESOLVED.date()
@@ -35,6 +35,9 @@ RESOLUTION_SCHEMA: dict[str, Any] = {
 PRICE_SCHEMA: dict[str, Any] = {"market_id": pl.String, "ts": pl.Datetime("us", "UTC"), "p": pl.Float64}
 Y_OF = {"RESOLVED_TRUE": 1, "RESOLVED_FALSE": 0}
 
+#: the documented default limits (configuration in the graph)
+MAX_STALENESS = Settings().max_staleness()
+
 
 def resolution(market_id: str, label: str | None = "RESOLVED_TRUE", resolved_ts: datetime = RESOLVED) -> dict[str, Any]:
     return {
@@ -48,6 +51,7 @@ def resolution(market_id: str, label: str | None = "RESOLVED_TRUE", resolved_ts:
 
 
 def run(resolutions: list[dict[str, Any]], prices: list[tuple[str, datetime, float]], **kwargs: Any) -> CutoffResult:
+    kwargs.setdefault("max_staleness", MAX_STALENESS)
     return cutoff_snapshots(
         pl.DataFrame(resolutions, schema=RESOLUTION_SCHEMA),
         pl.DataFrame(prices, schema=PRICE_SCHEMA, orient="row"),
@@ -66,7 +70,7 @@ def reference(
     resolutions: list[dict[str, Any]],
     prices: list[tuple[str, datetime, float]],
     horizons: dict[str, int] = HORIZONS,
-    max_staleness: dict[str, int] = DEFAULT_MAX_STALENESS,
+    max_staleness: dict[str, int] = MAX_STALENESS,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The documented rule, one market and horizon at a time."""
     rows, dropped = [], []
@@ -128,9 +132,7 @@ def reference(
 
 # ----------------------------------------------------------------------- strategies
 
-HORIZON_SECONDS = sorted(
-    set(HORIZONS.values()) | {s + v for s in HORIZONS.values() for v in DEFAULT_MAX_STALENESS.values()}
-)
+HORIZON_SECONDS = sorted(set(HORIZONS.values()) | {s + v for s in HORIZONS.values() for v in MAX_STALENESS.values()})
 
 
 @st.composite
@@ -171,7 +173,7 @@ def test_cutoff_never_reads_after_cutoff(case: tuple[list[dict[str, Any]], list[
         assert later == []  # the LAST price at or before the cutoff
         assert (row["market_id"], row["snapshot_ts"], row["p_yes"]) in prices
         assert row["staleness_seconds"] == (row["cutoff_ts"] - row["snapshot_ts"]).total_seconds()
-        assert 0.0 <= row["staleness_seconds"] <= DEFAULT_MAX_STALENESS[row["horizon"]]
+        assert 0.0 <= row["staleness_seconds"] <= MAX_STALENESS[row["horizon"]]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -212,7 +214,7 @@ def test_price_exactly_at_cutoff_counts_and_one_microsecond_later_does_not() -> 
 
 def test_staleness_limit_is_inclusive_and_then_drops() -> None:
     cutoff = RESOLVED - timedelta(days=1)
-    limit = DEFAULT_MAX_STALENESS["1d"]
+    limit = MAX_STALENESS["1d"]
     at_limit = run([resolution("m")], [("m", cutoff - timedelta(seconds=limit), 0.4)], horizons={"1d": 86400})
     assert at_limit.rows["staleness_seconds"].to_list() == [float(limit)]
     past_limit = run(
@@ -225,7 +227,7 @@ def test_staleness_limit_is_inclusive_and_then_drops() -> None:
 
 def test_custom_staleness_limits() -> None:
     prices = hourly("m", range(5, 6))  # one price 5 h before resolution
-    loose = run([resolution("m")], prices, max_staleness={**DEFAULT_MAX_STALENESS, "1h": 5 * 3600})
+    loose = run([resolution("m")], prices, max_staleness={**MAX_STALENESS, "1h": 5 * 3600})
     assert loose.rows["horizon"].to_list() == ["1h", "4h"]
     strict = run([resolution("m")], prices)
     assert strict.rows["horizon"].to_list() == ["4h"]
@@ -294,6 +296,7 @@ def test_naive_timestamps_are_utc() -> None:
             pl.col("resolved_ts").dt.replace_time_zone(None)
         ),
         pl.DataFrame(prices, schema=PRICE_SCHEMA, orient="row").with_columns(pl.col("ts").dt.replace_time_zone(None)),
+        MAX_STALENESS,
     )
     assert_frame_equal(naive.rows, aware.rows)
 

@@ -17,6 +17,9 @@ from mca_core.drift import (
     psi_level,
     window_means,
 )
+from mca_resources.settings import Settings
+
+THRESHOLDS = Settings().drift_thresholds()
 
 
 def ref_psi(expected: list[float], actual: list[float], bins: int) -> float:
@@ -102,12 +105,12 @@ def test_brier_trend_hand() -> None:
 
 
 def test_coverage_below_target() -> None:
-    low = coverage_below_target(np.r_[np.ones(140), np.zeros(60)], 0.8)  # 0.70 with n = 200
+    low = coverage_below_target(np.r_[np.ones(140), np.zeros(60)], 0.8, 200, 0.05)  # 0.70 with n = 200
     assert low.fired
     assert low.coverage == pytest.approx(0.7)
-    assert not coverage_below_target(np.r_[np.ones(152), np.zeros(48)], 0.8).fired  # 0.76 >= 0.75
-    assert not coverage_below_target(np.r_[np.ones(70), np.zeros(30)], 0.8).fired  # n < 200
-    assert coverage_below_target([True] * 7 + [False] * 3, 0.9, n_min=10).fired
+    assert not coverage_below_target(np.r_[np.ones(152), np.zeros(48)], 0.8, 200, 0.05).fired  # 0.76 >= 0.75
+    assert not coverage_below_target(np.r_[np.ones(70), np.zeros(30)], 0.8, 200, 0.05).fired  # n < 200
+    assert coverage_below_target([True] * 7 + [False] * 3, 0.9, n_min=10, tolerance=0.05).fired
 
 
 def test_drift_report_stable_vs_shifted() -> None:
@@ -118,7 +121,9 @@ def test_drift_report_stable_vs_shifted() -> None:
     p = rng.uniform(0.1, 0.9, n)
     y = (rng.uniform(size=n) < p).astype(float)
     covered = rng.uniform(size=n) < 0.8
-    calm = drift_report(y=y, p=p, dates=dates, expected_p=p_ref, covered=covered, coverage_target=0.8)
+    calm = drift_report(
+        y=y, p=p, dates=dates, expected_p=p_ref, covered=covered, coverage_target=0.8, thresholds=THRESHOLDS
+    )
     assert not calm.drift
     assert calm.fired == ()
     assert calm.psi_level == "stable"
@@ -130,14 +135,16 @@ def test_drift_report_stable_vs_shifted() -> None:
     p_new = np.clip(rng.beta(8, 2, n), 0.01, 0.99)
     y_new = (rng.uniform(size=n) < np.where(dates < n // 2, 0.2, 0.7)).astype(float)
     cov_new = rng.uniform(size=n) < 0.6
-    bad = drift_report(y=y_new, p=p_new, dates=dates, expected_p=p_ref, covered=cov_new, coverage_target=0.8)
+    bad = drift_report(
+        y=y_new, p=p_new, dates=dates, expected_p=p_ref, covered=cov_new, coverage_target=0.8, thresholds=THRESHOLDS
+    )
     assert bad.drift
     assert {"base_rate_swing", "psi", "coverage"} <= set(bad.fired)
     assert bad.psi_level == "shift"
 
 
 def test_drift_report_partial_inputs() -> None:
-    r = drift_report(covered=[1] * 10, coverage_target=0.8)
+    r = drift_report(covered=[1] * 10, coverage_target=0.8, thresholds=THRESHOLDS)
     assert r.fired == ()
     assert set(r.values) == {"coverage", "coverage_n"}
-    assert drift_report().fired == ()
+    assert drift_report(thresholds=THRESHOLDS).fired == ()

@@ -16,6 +16,9 @@ from polars.testing import assert_frame_equal
 
 from mca_core import features
 from mca_core.features import FEATURE_COLUMNS, FeatureConfig, build_features
+from mca_resources.settings import Settings
+
+CONFIG = FeatureConfig(liquidity=Settings().liquidity_edges())
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -154,9 +157,9 @@ def assert_close(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
 @given(snapshot_rows())
 def test_features_match_slow_reference(rows: list[dict[str, Any]]) -> None:
     expected = reference_features(rows)
-    assert_close(build_features(frame(rows)), expected)
+    assert_close(build_features(frame(rows), CONFIG), expected)
     # input already in output order takes another path back to it
-    assert_close(build_features(frame(rows).sort("dt", "market_id", "ts")), expected)
+    assert_close(build_features(frame(rows).sort("dt", "market_id", "ts"), CONFIG), expected)
 
 
 @settings(max_examples=60, deadline=None)
@@ -164,13 +167,13 @@ def test_features_match_slow_reference(rows: list[dict[str, Any]]) -> None:
 def test_features_do_not_depend_on_input_order(rows: list[dict[str, Any]], rnd: Any) -> None:
     shuffled = list(rows)
     rnd.shuffle(shuffled)
-    assert_frame_equal(build_features(frame(shuffled)), build_features(frame(rows)))
+    assert_frame_equal(build_features(frame(shuffled), CONFIG), build_features(frame(rows), CONFIG))
 
 
 @settings(max_examples=60, deadline=None)
 @given(snapshot_rows())
 def test_feature_nulls_follow_their_inputs(rows: list[dict[str, Any]]) -> None:
-    out = build_features(frame(rows))
+    out = build_features(frame(rows), CONFIG)
     assert out.columns == list(FEATURE_COLUMNS)
     assert out.height == len(rows)
     assert out["liquidity_bucket"].null_count() == 0
@@ -200,8 +203,8 @@ def test_feature_nulls_follow_their_inputs(rows: list[dict[str, Any]]) -> None:
 def test_markets_never_mix() -> None:
     a = [snapshot("a", T0 + i * HOUR, 0.1 * (i % 3)) for i in range(30)]
     b = [snapshot("b", T0 + i * HOUR + timedelta(minutes=1), 0.9) for i in range(30)]
-    alone = build_features(frame(a))
-    together = build_features(frame(a + b))
+    alone = build_features(frame(a), CONFIG)
+    together = build_features(frame(a + b), CONFIG)
     assert_frame_equal(together.filter(pl.col("market_id") == "a"), alone)
     b_out = together.filter(pl.col("market_id") == "b")
     assert b_out["ret_1h"].drop_nulls().to_list() == [0.0] * 29
@@ -216,7 +219,7 @@ def test_returns_use_last_observation_at_or_before_the_lag() -> None:
         snapshot("m", T0 + timedelta(minutes=89), 0.55),  # 1 h back is T0+29m: still T0
         snapshot("m", T0 + DAY + timedelta(minutes=30), 0.80),  # 24 h back is T0+30m
     ]
-    out = build_features(frame(rows))
+    out = build_features(frame(rows), CONFIG)
     assert out["ret_1h"].to_list() == pytest.approx([None, None, 0.30, 0.35, 0.25], nan_ok=False)
     assert out["ret_1d"].to_list()[:4] == [None, None, None, None]
     assert out["ret_1d"][4] == pytest.approx(0.50)
@@ -225,7 +228,7 @@ def test_returns_use_last_observation_at_or_before_the_lag() -> None:
 def test_vol_24h_uses_steps_inside_the_window_only() -> None:
     prices = [0.10, 0.90, 0.50, 0.60, 0.40]
     rows = [snapshot("m", T0 + i * 6 * HOUR, p) for i, p in enumerate(prices)]
-    out = build_features(frame(rows))
+    out = build_features(frame(rows), CONFIG)
     vol = out["vol_24h"].to_list()
     assert vol[:2] == [None, None]  # fewer than 3 points
     assert vol[2] == pytest.approx(statistics.stdev([0.8, -0.4]))
@@ -236,11 +239,11 @@ def test_vol_24h_uses_steps_inside_the_window_only() -> None:
 
 def test_vol_24h_min_points_is_configurable() -> None:
     rows = [snapshot("m", T0 + i * HOUR, 0.1 * i) for i in range(4)]
-    out = build_features(frame(rows), FeatureConfig(vol_min_points=4))
+    out = build_features(frame(rows), FeatureConfig(liquidity=CONFIG.liquidity, vol_min_points=4))
     assert out["vol_24h"].to_list()[:3] == [None, None, None]
     assert out["vol_24h"][3] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="vol_min_points"):
-        FeatureConfig(vol_min_points=2)
+        FeatureConfig(liquidity=CONFIG.liquidity, vol_min_points=2)
 
 
 def test_volume_velocity_and_oi_change() -> None:
@@ -250,7 +253,7 @@ def test_volume_velocity_and_oi_change() -> None:
         snapshot("m", T0 + 2 * DAY, 0.5, volume_usd=None, open_interest_usd=float("nan")),
         snapshot("m", T0 + 3 * DAY, 0.5, volume_usd=20_000.0, open_interest_usd=150.0),
     ]
-    out = build_features(frame(rows))
+    out = build_features(frame(rows), CONFIG)
     assert out["volume_velocity"].to_list() == [None, 50.0, None, None]  # 0 USD floored at 1 USD
     assert out["oi_change"].to_list() == [None, 0.5, None, None]  # NaN is missing
     assert out["liquidity_bucket"].to_list() == ["LOW", "LOW", "LOW", "MID"]
@@ -262,7 +265,7 @@ def test_tte_spread_and_passthrough() -> None:
         snapshot("m", T0 + HOUR, 0.5, best_bid=0.45, best_ask=0.40, end_ts=T0 - HOUR),
         snapshot("m", T0 + 2 * HOUR, 0.5, best_bid=None, best_ask=0.40, liquidity_usd=float("nan")),
     ]
-    out = build_features(frame(rows))
+    out = build_features(frame(rows), CONFIG)
     assert out["tte_hours"].to_list() == [1.5, 0.0, None]
     assert out["spread"].to_list() == pytest.approx([0.05, None, None])
     assert out["liquidity_usd"].to_list() == [7.0, None, None]
@@ -275,7 +278,7 @@ def test_output_sorted_by_dt_market_ts_and_typed() -> None:
         snapshot("b", T0, 0.5),
         snapshot("a", T0 + HOUR, 0.5),
     ]
-    out = build_features(frame(rows))
+    out = build_features(frame(rows), CONFIG)
     assert out.select("dt", "market_id").rows() == [
         (date(2026, 3, 1), "a"),
         (date(2026, 3, 1), "b"),
@@ -294,24 +297,24 @@ def test_markets_split_into_pieces_give_the_same_features(monkeypatch: pytest.Mo
         for k, m in enumerate("abcde")
         for i in range(60)
     ]
-    whole = build_features(frame(rows))
+    whole = build_features(frame(rows), CONFIG)
     span_us = int((max(r["ts"] for r in rows) - T0).total_seconds() * 1e6)
     stride = span_us + int(DAY.total_seconds() * 1e6) + 1
     monkeypatch.setattr(features, "_MAX_KEY", 2 * stride + 1)  # two markets per piece: pieces ab, cd, e
-    assert_frame_equal(build_features(frame(rows)), whole)
+    assert_frame_equal(build_features(frame(rows), CONFIG), whole)
     monkeypatch.setattr(features, "_MAX_KEY", stride)
     with pytest.raises(ValueError, match="span"):
-        build_features(frame(rows))
+        build_features(frame(rows), CONFIG)
 
 
 def test_naive_timestamps_are_utc() -> None:
     rows = [snapshot("m", T0 + i * HOUR, 0.1 * i) for i in range(3)]
     naive = frame(rows).with_columns(pl.col("ts").dt.replace_time_zone(None))
-    assert_frame_equal(build_features(naive), build_features(frame(rows)))
+    assert_frame_equal(build_features(naive, CONFIG), build_features(frame(rows), CONFIG))
 
 
 def test_empty_input_gives_empty_typed_output() -> None:
-    out = build_features(frame([]))
+    out = build_features(frame([]), CONFIG)
     assert out.height == 0
     assert out.columns == list(FEATURE_COLUMNS)
 
@@ -326,9 +329,9 @@ def test_empty_input_gives_empty_typed_output() -> None:
 )
 def test_bad_snapshots_are_refused(rows: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        build_features(frame(rows))
+        build_features(frame(rows), CONFIG)
 
 
 def test_missing_column_is_named() -> None:
     with pytest.raises(ValueError, match="end_ts"):
-        build_features(frame([snapshot("m", T0, 0.5)]).drop("end_ts"))
+        build_features(frame([snapshot("m", T0, 0.5)]).drop("end_ts"), CONFIG)

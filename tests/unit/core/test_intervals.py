@@ -143,3 +143,21 @@ def test_winkler_and_pinball_property(data: list[tuple[float, float, float]], al
     # interval score = (2/alpha) * (pinball(alpha/2) + pinball(1 - alpha/2))
     identity = 2 / alpha * (pinball(y, lo, alpha / 2) + pinball(y, hi, 1 - alpha / 2))
     assert winkler(y, lo, hi, alpha) == pytest.approx(identity, rel=1e-9, abs=1e-9)
+
+
+def test_clustered_se_equals_a_slow_cr1_reference_and_grows_with_correlation() -> None:
+    from mca_core.intervals import clustered_se
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 2, 300).astype(float)
+    clusters = rng.integers(0, 17, 300)
+    mean = values.mean()
+    groups = sorted(set(clusters.tolist()))
+    totals = [sum(v - mean for v, c in zip(values, clusters, strict=True) if c == g) for g in groups]
+    reference = (len(groups) / (len(groups) - 1) * sum(t * t for t in totals)) ** 0.5 / len(values)
+    assert clustered_se(values, clusters) == pytest.approx(reference, rel=1e-12)
+    # a market either all inside or all outside its band: 20 markets are 20 observations, not 2,000 points
+    blocks = np.repeat(np.arange(20), 100)
+    inside = np.repeat(rng.integers(0, 2, 20), 100).astype(float)
+    assert clustered_se(inside, blocks) > 5 * clustered_se(inside, np.arange(2000))
+    assert np.isnan(clustered_se([1.0, 0.0], ["a", "a"]))

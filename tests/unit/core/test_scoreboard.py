@@ -19,6 +19,9 @@ from mca_core.scoreboard import (
     build_scoreboard,
 )
 from mca_core.segments import liquidity_bucket, tte_bucket, volume_bucket
+from mca_resources.settings import Settings
+
+EDGES = Settings().liquidity_edges()
 
 AS_OF = date(2026, 3, 1)
 TOL = 1e-9
@@ -53,7 +56,7 @@ def make_cutoffs(n_markets: int = 160, days: int = 60, seed: int = 0) -> pl.Data
                 }
             )
     frame = pl.DataFrame(rows, schema_overrides={"y": pl.Int8})
-    return frame.with_columns(liquidity_bucket("volume_usd"))
+    return frame.with_columns(liquidity_bucket("volume_usd", EDGES))
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +195,10 @@ def test_windows_select_the_right_cohorts() -> None:
     board = build_scoreboard(pl.DataFrame(rows), AS_OF, n_boot=5).scoreboard
     n = dict(board.filter(pl.col("segment_type") == "all").select("window", "n").iter_rows())
     assert n == {"1d": 1, "30d": 1 + 2 + 3, "90d": 1 + 2 + 3 + 4 + 5, "365d": 1 + 2 + 3 + 4 + 5 + 6, "all": 28}
-    # optional segment columns missing: no category, no volume -> uncategorized / lowest buckets
+    # optional segment columns missing: no category, no volume -> uncategorized / lowest volume bucket; no
+    # liquidity_bucket column -> no liquidity rows (its edges are configuration, the scoreboard never guesses them)
     assert set(board.filter(pl.col("segment_type") == "category")["segment"]) == {"uncategorized"}
-    assert set(board.filter(pl.col("segment_type") == "liquidity_bucket")["segment"]) == {"LOW"}
+    assert board.filter(pl.col("segment_type") == "liquidity_bucket").is_empty()
     assert set(board.filter(pl.col("segment_type") == "volume_bucket")["segment"]) == {"<1k"}
     assert set(board.filter(pl.col("segment_type") == "tte_bucket")["segment"]) == {"1d-1w"}
     custom = build_scoreboard(pl.DataFrame(rows), AS_OF, windows={"7d": 7}, n_boot=5).scoreboard

@@ -14,12 +14,16 @@ from mca_core.segments import (
     TTE_BUCKETS,
     UNCATEGORIZED,
     VOLUME_BUCKETS,
+    LiquidityEdges,
     category_expr,
     liquidity_bucket,
     slug_expr,
     tte_bucket,
     volume_bucket,
 )
+from mca_resources.settings import Settings
+
+EDGES = Settings().liquidity_edges()
 
 
 def buckets(expr: pl.Expr, values: list[float | None]) -> list[str | None]:
@@ -40,18 +44,18 @@ def buckets(expr: pl.Expr, values: list[float | None]) -> list[str | None]:
     ],
 )
 def test_liquidity_bucket_edges_and_missing_volume(volume: float | None, bucket: str) -> None:
-    assert buckets(liquidity_bucket("x"), [volume]) == [bucket]
+    assert buckets(liquidity_bucket("x", EDGES), [volume]) == [bucket]
 
 
 def test_liquidity_thresholds_are_parameters() -> None:
-    assert buckets(liquidity_bucket(pl.col("x"), low=5.0, high=50.0), [4.0, 5.0, 49.0, 50.0]) == [
+    assert buckets(liquidity_bucket(pl.col("x"), LiquidityEdges(5.0, 50.0)), [4.0, 5.0, 49.0, 50.0]) == [
         "LOW",
         "MID",
         "MID",
         "HIGH",
     ]
     with pytest.raises(ValueError, match="low <= high"):
-        liquidity_bucket("x", low=100.0, high=10.0)
+        LiquidityEdges(100.0, 10.0)
 
 
 def test_volume_bucket_edges() -> None:
@@ -89,7 +93,7 @@ def test_tte_bucket_edges_negative_and_null() -> None:
 @given(st.lists(st.none() | st.floats(allow_nan=True, allow_infinity=True), max_size=30))
 def test_buckets_stay_in_vocabulary_and_grow_with_the_value(values: list[float | None]) -> None:
     frame = pl.DataFrame({"x": values}, schema={"x": pl.Float64})
-    out = frame.select(liquidity_bucket("x"), volume_bucket("x"), tte_bucket("x"))
+    out = frame.select(liquidity_bucket("x", EDGES), volume_bucket("x"), tte_bucket("x"))
     assert set(out["liquidity_bucket"].to_list()) <= set(LIQUIDITY_BUCKETS)
     assert set(out["volume_bucket"].to_list()) <= set(VOLUME_BUCKETS)
     assert set(out["tte_bucket"].drop_nulls().to_list()) <= set(TTE_BUCKETS)
@@ -102,7 +106,7 @@ def test_buckets_stay_in_vocabulary_and_grow_with_the_value(values: list[float |
 
 def test_bucket_expressions_work_in_group_by() -> None:
     frame = pl.DataFrame({"volume": [5.0, 20_000.0, None, 2e5]})
-    counts = frame.group_by(liquidity_bucket("volume")).len().sort("liquidity_bucket")
+    counts = frame.group_by(liquidity_bucket("volume", EDGES)).len().sort("liquidity_bucket")
     assert counts.rows() == [("HIGH", 1), ("LOW", 2), ("MID", 1)]
 
 

@@ -15,6 +15,7 @@ DAILY_GROUPS = (
     "cutoff",
     "features",
     "calibration",
+    "publish",
 )
 
 daily_job = dg.define_asset_job(

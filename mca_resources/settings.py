@@ -91,6 +91,11 @@ class Settings:
     serve_body_timeout_s: float = 30.0
     serve_keep_alive_s: float = 5.0
     serve_max_connections: int = 1000
+    # serving snapshots (mca_resources.serving_snapshot): history kept for the service, superseded files kept
+    serving_history_days: int = 7  # core.price_history of the live markets
+    serving_bars_hours: int = 48  # rt.bars_5m
+    serving_alerts_days: int = 30  # alerts.alerts
+    serving_keep: int = 1  # superseded snapshots kept beside the current one (older ones pruned when unheld)
 
     def __post_init__(self) -> None:
         self.liquidity_edges()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.types import Scope
 
 from mca_resources.forecasting.metrics import ServiceMetrics
 
@@ -27,9 +28,21 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 ExceptionHandler = Callable[[Request, Exception], Response]  # type: ignore[type-arg]
 
 
+def request_id_of(scope: Scope) -> str:
+    """The id of a request: the one `mca_serving.observability` gave it, else the client's plain short
+    ``X-Request-ID``, else a new random one."""
+    given = scope.get("state", {}).get("request_id")
+    if given is not None:
+        return str(given)
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _CLIENT_ID.fullmatch(text) else uuid.uuid4().hex
+    return uuid.uuid4().hex
+
+
 def request_id(request: Request) -> str:  # type: ignore[type-arg]
-    given = request.headers.get("x-request-id", "")
-    return given if _CLIENT_ID.fullmatch(given) else uuid.uuid4().hex
+    return request_id_of(request.scope)
 
 
 def server_error_handler(metrics: ServiceMetrics) -> ExceptionHandler:

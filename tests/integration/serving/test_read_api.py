@@ -47,15 +47,17 @@ async def test_scoreboard_is_the_latest_day_with_its_filters(read_app, world) ->
     ]
     assert len(rows) > 10
     for got, want in zip(rows, expected, strict=True):
-        assert got["n"] == want["n"] and got["low_confidence"] == want["low_confidence"]
+        assert got["n"] == want["n"]
+        assert got["low_confidence"] == want["low_confidence"]
         assert got["brier"] == pytest.approx(want["brier"], nan_ok=True)
         assert got["ece_debiased"] == pytest.approx(want["ece_debiased"], nan_ok=True)
-    assert by_category and {(r["segment_type"], r["segment"], r["horizon"]) for r in by_category} == {
-        ("category", category, "1d")
-    }
+    assert by_category
+    assert {(r["segment_type"], r["segment"], r["horizon"]) for r in by_category} == {("category", category, "1d")}
     assert {(r["segment_type"], r["segment"], r["window"]) for r in by_bucket} <= {("liquidity_bucket", "HIGH", "all")}
-    assert crossed.status_code == 400 and "one segment filter" in crossed.json()["extra"][0]["message"]
-    assert unknown.status_code == 400 and unknown.json()["extra"][0]["key"] == "min_trust_score"
+    assert crossed.status_code == 400
+    assert "one segment filter" in crossed.json()["extra"][0]["message"]
+    assert unknown.status_code == 400
+    assert unknown.json()["extra"][0]["key"] == "min_trust_score"
 
 
 async def test_reliability_bins_and_calibration_quality(read_app, world) -> None:
@@ -70,7 +72,7 @@ async def test_reliability_bins_and_calibration_quality(read_app, world) -> None
             world,
             "SELECT * FROM calib.scoreboard WHERE dt = (SELECT max(dt) FROM calib.scoreboard) "
             "AND \"window\" = '90d' AND segment_type = 'all'",
-        )  # fmt: skip
+        )
     }
     async with serve(read_app) as client:
         got = (await client.get("/reliability", params={"window": "30d", "segment_type": "all"})).json()
@@ -83,7 +85,8 @@ async def test_reliability_bins_and_calibration_quality(read_app, world) -> None
     assert [h["horizon"] for h in quality["horizons"]] == sorted(overall, key=HORIZONS.index)
     for h in quality["horizons"]:
         assert h["brier"] == pytest.approx(overall[h["horizon"]]["brier"], nan_ok=True)
-    assert quality["intervals"] and all(0 <= i["coverage"] <= 1 for i in quality["intervals"] if i["coverage"])
+    assert quality["intervals"]
+    assert all(0 <= i["coverage"] <= 1 for i in quality["intervals"] if i["coverage"])
 
 
 async def test_markets_search_filters_and_pages(read_app, world) -> None:
@@ -108,9 +111,11 @@ async def test_markets_search_filters_and_pages(read_app, world) -> None:
     volumes = [r["volume_usd"] if r["volume_usd"] is not None else -1 for r in everything["items"]]
     assert volumes == sorted(volumes, reverse=True)
     assert [r["market_id"] for p in pages for r in p["items"]] == [r["market_id"] for r in everything["items"]]
-    assert {r["market_id"] for r in found["items"]} == matching and found["total"] == len(matching)
+    assert {r["market_id"] for r in found["items"]} == matching
+    assert found["total"] == len(matching)
     assert {r["market_id"] for r in live_page["items"]} == live
-    assert {r["market_id"] for r in trust_page["items"]} == trusted and trusted
+    assert {r["market_id"] for r in trust_page["items"]} == trusted
+    assert trusted
     assert bad.status_code == 400
 
 
@@ -126,7 +131,8 @@ async def test_market_page_has_everything_the_snapshot_knows(read_app, world) ->
     async with serve(read_app) as client:
         page = (await client.get(f"/markets/{market_id}")).json()
         missing = await client.get("/markets/no-such-market")
-    assert page["registry"]["market_id"] == market_id and page["latest"]["closed"] is False
+    assert page["registry"]["market_id"] == market_id
+    assert page["latest"]["closed"] is False
     newest = max(r["ts"] for r in history)
     window = {r["ts"] for r in history if r["ts"] >= newest - timedelta(days=7)}
     assert len(page["path"]) == len(window) > 0
@@ -135,7 +141,8 @@ async def test_market_page_has_everything_the_snapshot_knows(read_app, world) ->
                                                 "time_to_expiry", "track_record"}  # fmt: skip
     assert all(v is None or 0 <= v <= 1 for v in page["trust"]["components"].values())
     assert [a["alert_id"] for a in page["alerts"]] == [a["alert_id"] for a in alerts]
-    assert missing.status_code == 404 and "no-such-market" in missing.json()["detail"]
+    assert missing.status_code == 404
+    assert "no-such-market" in missing.json()["detail"]
 
 
 async def test_alerts_feed_pages_newest_first_with_a_cursor(read_app, world) -> None:
@@ -168,8 +175,10 @@ async def test_postmortem_as_json_and_markdown(read_app, world) -> None:
         as_json = (await client.get(f"/postmortem/{row['market_id']}")).json()
         as_md = await client.get(f"/postmortem/{row['market_id']}/markdown")
         missing = await client.get("/postmortem/unknown")
-    assert as_json["markdown"] == row["markdown"] and as_json["dt"] == row["dt"].isoformat()
-    assert as_md.text == row["markdown"] and as_md.headers["content-type"].startswith("text/markdown")
+    assert as_json["markdown"] == row["markdown"]
+    assert as_json["dt"] == row["dt"].isoformat()
+    assert as_md.text == row["markdown"]
+    assert as_md.headers["content-type"].startswith("text/markdown")
     assert missing.status_code == 404
 
 
@@ -182,12 +191,15 @@ async def test_ready_metrics_and_access_logs(read_app, world) -> None:
         ready = (await client.get("/ready")).json()
         text = (await client.get("/metrics")).text
     snapshot = ready["snapshot"]
-    assert snapshot["present"] and snapshot["age_s"] >= 0 and snapshot["tables"]["calib.scoreboard"] > 0
+    assert snapshot["present"]
+    assert snapshot["age_s"] >= 0
+    assert snapshot["tables"]["calib.scoreboard"] > 0
     assert set(snapshot["tables"]) >= {"core.markets", "trust.trust_scores", "alerts.alerts", "reports.postmortems"}
     assert metric(text, "mca_http_requests_total", route="/markets/{market_id}", method="GET", status="200") == 1
     assert metric(text, "mca_http_requests_total", route="/markets/{market_id}", method="GET", status="404") == 1
     assert metric(text, "mca_http_request_duration_seconds_count", route="/scoreboard", method="GET") == 1
-    assert market_id not in text and "unknown-market" not in text  # templates, never raw paths
+    assert market_id not in text
+    assert "unknown-market" not in text
     assert 0 <= metric(text, "mca_snapshot_age_seconds") < 3600
     lines = [json.loads(r.getMessage()) for r in records if r.name == "mca.access" and r.levelno == logging.INFO]
     assert [(line["route"], line["status"]) for line in lines] == [
@@ -196,4 +208,5 @@ async def test_ready_metrics_and_access_logs(read_app, world) -> None:
         ("/scoreboard", 200),
     ]
     assert lines[0]["request_id"] == "probe-1" == answers[0].headers["x-request-id"]
-    assert all(len(line["request_id"]) > 0 for line in lines) and answers[1].headers["x-request-id"]
+    assert all(len(line["request_id"]) > 0 for line in lines)
+    assert answers[1].headers["x-request-id"]

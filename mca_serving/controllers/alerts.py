@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -14,6 +15,19 @@ from litestar.params import QueryParameter
 
 from mca_serving.dto import AlertsPage
 from mca_serving.reads import ALERT_COLUMNS, READ_ERRORS, alerts_from, bad_query, dicts, snapshot_cursor
+
+_DATE_TIME = {"format": "date-time"}
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_since(text: str) -> datetime:
+    """An RFC 3339 time with its offset (Litestar's own datetime parameter also takes numbers and naive times)."""
+    try:
+        if _RFC3339.fullmatch(text) is None:
+            raise ValueError(text)
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise bad_query("since", "an RFC 3339 time with an offset, e.g. 2026-10-01T12:00:00Z") from exc
 
 
 def encode_cursor(ts: datetime | None, alert_id: str) -> str:
@@ -37,7 +51,9 @@ class AlertsController(Controller):
     def alerts(
         self,
         state: State,
-        since: Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset")] = None,
+        since: Annotated[
+            str | None, QueryParameter(max_length=64, description="RFC 3339 with an offset", schema_extra=_DATE_TIME)
+        ] = None,
         severity: Literal["HIGH", "MED", "FYI"] | None = None,
         source: Literal["rule", "check", "drift"] | None = None,
         market_id: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
@@ -45,10 +61,9 @@ class AlertsController(Controller):
         cursor: Annotated[str | None, QueryParameter(min_length=1, max_length=400)] = None,
     ) -> AlertsPage:
         """Alerts ordered by ``ts`` then ``alert_id``, both descending; ``next_cursor`` continues after the page."""
-        if since is not None and since.tzinfo is None:
-            raise bad_query("since", "needs a time zone offset (Z or +02:00)")
         where, params = [], []
-        for sql, value in (("ts >= ?", since), ("severity = ?", severity), ("source = ?", source),
+        start = None if since is None else parse_since(since)
+        for sql, value in (("ts >= ?", start), ("severity = ?", severity), ("source = ?", source),
                            ("market_id = ?", market_id)):  # fmt: skip
             if value is not None:
                 where.append(sql)

@@ -81,7 +81,11 @@ class ScoreboardController(Controller):
         tag: Text = None,
         liquidity_bucket: LiquidityBucket | None = None,
     ) -> list[ScoreRow]:
-        """Calibration metrics of the latest scored day, in horizon order, then segment type and segment."""
+        """Calibration metrics of the latest scored day, in horizon order, then segment type and segment.
+
+        One segment filter at a time: ``category`` (or ``tag``, equal if both), ``liquidity_bucket``, or
+        ``segment_type`` (with an optional ``segment``); two dimensions are a 400 (no crossed segments are scored).
+        """
         kind, value = segment_filter(segment_type, segment, category, tag, liquidity_bucket)
         where, params = _where(window, horizon, kind, value)
         with snapshot_cursor(state.reader) as cur:
@@ -108,7 +112,8 @@ class ReliabilityController(Controller):
         tag: Text = None,
         liquidity_bucket: LiquidityBucket | None = None,
     ) -> list[BinRow]:
-        """The points of the reliability diagrams (Wilson intervals), per horizon and segment, bins in order."""
+        """The points of the reliability diagrams (Wilson intervals), per horizon and segment, bins in order; the
+        segment filters are the scoreboard's (one at a time)."""
         kind, value = segment_filter(segment_type, segment, category, tag, liquidity_bucket)
         where, params = _where(window, horizon, kind, value)
         with snapshot_cursor(state.reader) as cur:

@@ -54,6 +54,7 @@ LEFT JOIN (SELECT market_id, trust_score FROM trust.trust_scores
 _REGISTRY_COLUMNS = ", ".join(Registry.__struct_fields__)
 _TRUST_META = {"dt", "market_id", "trust_score", "formula_version", "low_confidence"}
 MAX_PATH_POINTS = 2000
+_NON_NEGATIVE = {"minimum": 0}  # Litestar 2.25 leaves out a bound of 0 (falsy) from OpenAPI
 
 
 def _trust(row: dict[str, object]) -> Trust:
@@ -84,9 +85,9 @@ class MarketsController(Controller):
         category: Text = None,
         status: Status | None = None,
         liquidity_bucket: LiquidityBucket | None = None,
-        min_trust_score: Annotated[float | None, QueryParameter(ge=0, le=100)] = None,
+        min_trust_score: Annotated[float | None, QueryParameter(ge=0, le=100, schema_extra=_NON_NEGATIVE)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000, schema_extra=_NON_NEGATIVE)] = 0,
     ) -> MarketsPage:
         """Markets by volume (largest first, then market_id); ``q`` matches the question, case-insensitively."""
         where, params = [], []

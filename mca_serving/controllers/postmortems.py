@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
 from mca_serving.dto import Postmortem
+from mca_serving.errors import client_error_as_json
 from mca_serving.reads import LOOKUP_ERRORS, MarketId, rows_as, snapshot_cursor
 
 
@@ -36,6 +37,7 @@ class PostmortemController(Controller):
         media_type="text/markdown; charset=utf-8",
         sync_to_thread=True,
         raises=LOOKUP_ERRORS,
+        exception_handlers=dict.fromkeys((400, 404, 429), client_error_as_json),
     )
     def markdown(self, state: State, market_id: MarketId) -> str:
         """The same report as markdown (the file under data/reports/postmortem/)."""

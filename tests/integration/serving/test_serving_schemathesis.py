@@ -1,8 +1,9 @@
 """schemathesis over every operation of the OpenAPI, in every phase: no 5xx, responses match the schema, data the
 schema calls valid is accepted, invalid data rejected.
 
-The app has a warehouse with empty tables (the read endpoints answer ``[]``, not 503) and a tollama that is down
-(the forecaster answers from the baseline). The rules a JSON schema cannot state (quantiles ascending with at most
+The app reads the snapshot the real daily graph published for the session's short world (the ``world`` fixture:
+the read endpoints answer with data, not 503) and a tollama that is down (the forecaster answers from the
+baseline). The rules a JSON schema cannot state (quantiles ascending with at most
 four decimals, integers written without a fraction, at least one observed ``y``, covariate lengths, a served
 model name, ``model.name`` equal to ``model.model_name`` when both are given) are documented in the schema's
 descriptions; positive cases are brought in line with them before the call, so "schema-valid request rejected"
@@ -16,12 +17,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from mca_resources.settings import Settings
-from mca_resources.warehouse import ensure_schema
 from mca_serving.app import create_app
 from tests.integration.serving.servinglib import token_file
 
@@ -39,11 +39,14 @@ SETTINGS = Settings(
     read_rate_per_min=1e9,
     read_rate_burst=1_000_000,
 )
-SETTINGS.data_dir.mkdir(parents=True)
-with duckdb.connect(str(SETTINGS.warehouse_path)) as _conn:
-    ensure_schema(_conn)
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def published(world) -> None:  # type: ignore[no-untyped-def]
+    """The graph's snapshot, published into the fuzzed app's data directory before the first call."""
+    world.publish(SETTINGS.serving_dir)
 
 
 def cross_field_valid(body: dict[str, Any]) -> None:
@@ -71,9 +74,27 @@ def cross_field_valid(body: dict[str, Any]) -> None:
             model["model_version"] = model["version"]
 
 
+def query_cross_field_valid(query: dict[str, Any]) -> None:
+    """The documented query rules a schema cannot state: one segment filter at a time (``tag`` and ``category``
+    equal when both are given), ``segment`` only with ``segment_type``, ``cursor`` only as the service returned it."""
+    query.pop("cursor", None)
+    if "tag" in query and "category" in query:
+        query["tag"] = query["category"]
+    dimensions = [names for names in (("category", "tag"), ("liquidity_bucket",), ("segment_type", "segment"))
+                  if any(n in query for n in names)]  # fmt: skip
+    for names in dimensions[1:]:
+        for name in names:
+            query.pop(name, None)
+    if "segment" in query and "segment_type" not in query:
+        del query["segment"]
+
+
 def call(case) -> None:  # type: ignore[no-untyped-def]
-    if case.meta is not None and case.meta.generation.mode.is_positive and isinstance(case.body, dict):
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict):
         cross_field_valid(case.body)
+    if positive and isinstance(case.query, dict):
+        query_cross_field_valid(case.query)
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
 
 
@@ -88,8 +109,11 @@ class StatefulRun(schema.as_state_machine()):  # type: ignore[misc]
     """The stateful phase: sequences of calls across operations."""
 
     def before_call(self, case) -> None:  # type: ignore[no-untyped-def]
-        if case.meta is not None and case.meta.generation.mode.is_positive and isinstance(case.body, dict):
+        positive = case.meta is not None and case.meta.generation.mode.is_positive
+        if positive and isinstance(case.body, dict):
             cross_field_valid(case.body)
+        if positive and isinstance(case.query, dict):
+            query_cross_field_valid(case.query)
 
     def get_call_kwargs(self, case) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         return {"headers": {"Authorization": f"Bearer {TOKEN}"}}

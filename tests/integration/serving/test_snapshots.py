@@ -19,7 +19,6 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.publish.assets import serving_snapshot
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.serving_snapshot import current_snapshot, publish_snapshot
-from mca_serving.app import create_app
 from mca_serving.server import server_config
 from mca_serving.snapshot_reader import SnapshotReader
 

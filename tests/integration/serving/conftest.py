@@ -18,6 +18,7 @@ from mca_assets.definitions import build_definitions
 from mca_resources.serving_snapshot import EMPTY_TABLES, publish_snapshot
 from mca_resources.settings import Settings
 from mca_serving.app import create_app
+from mca_serving.auth import _PLACEHOLDERS
 from tests.conftest import RunningSandbox, start_sandbox
 from tests.integration.assets.conftest import busiest_day, settings_for
 from tests.integration.serving.servinglib import token_file
@@ -33,15 +34,24 @@ def tollama_box() -> Iterator[RunningSandbox]:
     box.stop()
 
 
+def random_token() -> str:
+    """A random token the service accepts: one that happens to spell a placeholder word ("test", "token", ...)
+    would refuse start-up."""
+    while True:
+        candidate = secrets.token_urlsafe(32)
+        if not any(word in candidate.lower() for word in _PLACEHOLDERS):
+            return candidate
+
+
 @pytest.fixture
 def token() -> str:
-    return secrets.token_urlsafe(32)
+    return random_token()
 
 
 @pytest.fixture
 def bob_token() -> str:
     """A second identity's token, for what one client's requests must not do to another's."""
-    return secrets.token_urlsafe(32)
+    return random_token()
 
 
 @pytest.fixture

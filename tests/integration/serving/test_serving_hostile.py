@@ -136,14 +136,24 @@ async def test_json_media_types_are_accepted(app_factory, token, content_type) -
     assert response.status_code == 200, response.text
 
 
+def publish_broken_snapshot(serving_dir) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot whose core.markets lacks every column but dt (the /markets query fails), named by ``current``."""
+    serving_dir.mkdir(parents=True)
+    name = "snapshot-20260101T000000000000Z-broken00.duckdb"
+    with duckdb.connect(str(serving_dir / name)) as conn:
+        conn.execute("CREATE SCHEMA core; CREATE TABLE core.markets (dt DATE); CREATE SCHEMA meta")
+        conn.execute("CREATE TABLE meta.snapshot AS SELECT now() AS published_ts, 'broken' AS source")
+        conn.execute("CREATE TABLE meta.tables AS SELECT 'core.markets' AS name, 0::BIGINT AS n_rows")
+    (serving_dir / "current").write_text(name)
+
+
 async def test_every_5xx_is_logged_with_the_request_id_it_returns(app_factory, settings) -> None:
-    """A 503 (no snapshot yet) and a 500 (a table of the wrong shape) both carry X-Request-ID, which the log has."""
+    """A 503 (no snapshot yet) and a 500 (a published table of the wrong shape) both carry X-Request-ID, which the
+    log has."""
     async with serve(app_factory()) as client:
         with captured_logs() as logs:
             unavailable = await client.get("/scoreboard")
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            with duckdb.connect(str(settings.warehouse_path)) as conn:  # no volume_usd column: the query fails
-                conn.execute("CREATE SCHEMA core; CREATE TABLE core.markets (dt DATE)")
+            publish_broken_snapshot(settings.serving_dir)
             broken = await client.get("/markets")
             given = await client.get("/markets", headers={"X-Request-ID": "client-trace-42"})
             metrics = (await client.get("/metrics")).text

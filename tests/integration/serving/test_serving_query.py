@@ -6,16 +6,18 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from mca_resources.serving_snapshot import publish_snapshot
 from mca_resources.warehouse import ensure_schema
 from tests.integration.serving.servinglib import auth, body, metric, serve
 
 
 @pytest.fixture
 def warehouse(settings) -> None:
-    """Empty tables: the read endpoints answer ``[]``."""
+    """A published snapshot of empty tables: the read endpoints answer ``[]``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path)) as conn:
         ensure_schema(conn)
+        publish_snapshot(conn, settings.serving_dir)
 
 
 @pytest.mark.parametrize(
@@ -23,8 +25,8 @@ def warehouse(settings) -> None:
     [
         ("/scoreboard?window=90d%0A", ["window"]),  # Python's $ matches before a final newline
         ("/scoreboard?horizon=1d%0A", ["horizon"]),
-        ("/scoreboard?tag=politics", ["tag"]),
-        ("/scoreboard?segment=category&liquidity_bucket=LOW", ["liquidity_bucket", "segment"]),
+        ("/scoreboard?tags=politics", ["tags"]),
+        ("/scoreboard?segments=category&bucket=LOW", ["bucket", "segments"]),
         ("/scoreboard?window=90d&min_trust_score=60&order=brier", ["min_trust_score", "order"]),
         ("/markets?limit=5&sort=volume", ["sort"]),
         ("/health?verbose=1", ["verbose"]),
@@ -42,10 +44,10 @@ async def test_unknown_or_malformed_query_parameters_are_400_naming_them(app_fac
 async def test_declared_parameters_still_work(app_factory, warehouse) -> None:
     async with serve(app_factory()) as client:
         scoreboard = await client.get("/scoreboard?window=30d&horizon=1d")
-        markets = await client.get("/markets?limit=5&offset=0")
+        markets = await client.get("/markets?limit=5&offset=0&status=live")
         metrics = (await client.get("/metrics")).text
     assert (scoreboard.status_code, scoreboard.json()) == (200, [])
-    assert (markets.status_code, markets.json()) == (200, [])
+    assert (markets.status_code, markets.json()) == (200, {"items": [], "total": 0, "limit": 5, "offset": 0})
     assert metric(metrics, "mca_query_rejected_total") == 0
 
 

@@ -1,7 +1,8 @@
 """Conformal bands from the service meet their target coverage on held-out sandbox markets.
 
 Calibrate the service's own (pre-conformal) baseline bands on one half of the sandbox's markets, publish the fit as a
-``calib.conformal_state`` row in a real DuckDB warehouse, publish a snapshot of it, start a new app on it, and measure the held-out half.
+``calib.conformal_state`` row in a real DuckDB warehouse, publish a serving snapshot of it, start a new app on it,
+and measure the held-out half.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Every 5xx answer is logged with a request id, which the response carries in ``X-Request-ID``.
 
-The id is the client's own ``X-Request-ID`` when it is a short plain token, else a new random one; it is only made
-when a 5xx happens, so the ordinary path pays nothing. An unexpected exception is logged with its traceback and
-answered ``500 Internal Server Error`` without detail; an intended 5xx (the read endpoints' ``503 no snapshot
-yet``) is logged as a warning and keeps its detail and headers (``Retry-After``).
+The id is the one `mca_serving.observability` gave the request (the client's own ``X-Request-ID`` when it is a
+short plain token, else a new random one), so the 5xx log line and the access line share it. An unexpected
+exception is logged with its traceback and answered ``500 Internal Server Error`` without detail; an intended 5xx
+(the read endpoints' ``503 no snapshot yet``) is logged as a warning and keeps its detail and headers
+(``Retry-After``).
 """
 
 from __future__ import annotations

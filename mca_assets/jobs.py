@@ -18,6 +18,7 @@ DAILY_GROUPS = (
     "trust",
     "alerts",
     "postmortem",
+    "publish",
 )
 
 daily_job = dg.define_asset_job(

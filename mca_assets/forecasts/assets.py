@@ -180,8 +180,14 @@ def forecast_top_markets(
 intraday_job = dg.define_asset_job(
     "intraday_refresh",
     # the alerts stage's intraday evaluation reads these bands; named by key (stages do not import each other)
-    selection=dg.AssetSelection.assets(LIVE_PATHS_KEY, FORECAST_BANDS_KEY, dg.AssetKey(["alerts", "alerts_intraday"])),
-    description="The top-N live markets' recent paths, then their bands, then the rule alerts of the last minutes.",
+    selection=dg.AssetSelection.assets(
+        LIVE_PATHS_KEY,
+        FORECAST_BANDS_KEY,
+        dg.AssetKey(["alerts", "alerts_intraday"]),
+        dg.AssetKey(["serving", "snapshot_intraday"]),
+    ),
+    description="The top-N live markets' recent paths, their bands, the rule alerts of the last minutes, then a "
+    "published snapshot for the service.",
 )
 intraday_schedule = dg.ScheduleDefinition(
     name="intraday_refresh_every_5m",

@@ -12,7 +12,7 @@ from bench.alert_quality_world import TOLERANCE_S, measure
 from mca_assets.definitions import build_definitions
 from tests.conftest import start_sandbox
 from tests.integration.assets.conftest import settings_for
-from tests.unit.core.test_alert_quality import slow_quality
+from tests.unit.core.test_alert_quality_scoring import slow_quality
 
 DAY = date(2026, 10, 20)
 

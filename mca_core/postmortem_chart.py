@@ -15,7 +15,6 @@ import io
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from multiprocessing import get_context
 
 import matplotlib as mpl
@@ -33,18 +32,14 @@ HORIZON_NAMES = ("1m", "1w", "1d", "4h", "1h")
 
 @dataclass(frozen=True)
 class PathChart:
-    """What the chart shows: hourly YES prices, the forecast at each cutoff, the outcome and resolution time."""
+    """What the chart shows: hourly YES prices, the forecast at each cutoff and the outcome, in hours relative to
+    resolution (negative before it)."""
 
     title: str
-    resolved_ts: datetime
     y: int
-    ts: Sequence[datetime]
+    hours: Sequence[float]
     p: Sequence[float]
-    cutoffs: Sequence[tuple[str, datetime, float]]  # (horizon, cutoff_ts, p_yes at the cutoff)
-
-
-def _hours_before(ts: datetime, resolved_ts: datetime) -> float:
-    return (ts - resolved_ts).total_seconds() / 3600
+    cutoffs: Sequence[tuple[str, float, float]]  # (horizon, hours of the cutoff, p_yes at the cutoff)
 
 
 class PathChartRenderer:
@@ -79,16 +74,15 @@ class PathChartRenderer:
 
     def figure(self, chart: PathChart) -> Figure:
         """The figure filled with ``chart``: price (y) against hours relative to resolution (x)."""
-        self._path.set_data([_hours_before(t, chart.resolved_ts) for t in chart.ts], list(chart.p))
+        self._path.set_data(chart.hours, chart.p)
         self._outcome.set_ydata([chart.y, chart.y])
-        given = {horizon: (cutoff_ts, p_yes) for horizon, cutoff_ts, p_yes in chart.cutoffs}
+        given = {horizon: (x, p_yes) for horizon, x, p_yes in chart.cutoffs}
         for horizon, (line, marker, label) in self._cutoffs.items():
             shown = horizon in given
             for artist in (line, marker, label):
                 artist.set_visible(shown)
             if shown:
-                cutoff_ts, p_yes = given[horizon]
-                x = _hours_before(cutoff_ts, chart.resolved_ts)
+                x, p_yes = given[horizon]
                 line.set_xdata([x, x])
                 marker.set_data([x], [p_yes])
                 label.set_x(x)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
@@ -33,7 +35,7 @@ X_TICKS = ((-720.0, "-30d"), (-504.0, "-21d"), (-336.0, "-14d"), (-168.0, "-7d")
 X_RANGE = (-768.0, 12.0)
 Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HORIZON_NAMES = ("1m", "1w", "1d", "4h", "1h")
-POOL_FROM = 300  # charts from which `render_svgs` spreads over the cores by default
+POOL_FROM = 500  # charts from which `render_svgs` spreads over the cores by default
 _GID = "pm-"  # prefix of the ids of the artists a chart sets
 _GROUP = re.compile(r"<g\b|</g>")
 _TAIL_DEFS = "\n <defs>\n"  # the clip paths matplotlib writes after the figure
@@ -179,27 +181,30 @@ def path_svg(chart: PathChart) -> str:
     return PathChartRenderer().full_svg(chart)
 
 
-_WORKER_RENDERER: PathChartRenderer | None = None
+WORKER_MODULE = "mca_core.postmortem_chart_worker"
 
 
-def _render_in_worker(chart: PathChart) -> str:
-    global _WORKER_RENDERER  # one renderer per worker process, built on its first chart
-    if _WORKER_RENDERER is None:
-        _WORKER_RENDERER = PathChartRenderer()
-    return _WORKER_RENDERER.svg(chart)
+def _render_in_worker(charts: Sequence[PathChart]) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", WORKER_MODULE], input=pickle.dumps(list(charts)),
+                          capture_output=True, check=True)  # fmt: skip
+    svgs: list[str] = pickle.loads(done.stdout)
+    return svgs
 
 
 def render_svgs(charts: Sequence[PathChart], workers: int | None = None) -> list[str]:
     """Every chart as SVG, in order; ``workers`` > 1 spreads them over that many processes (same bytes).
 
-    By default a batch of at least ``POOL_FROM`` charts uses every core this process may run on: a worker costs
-    about a second to start (matplotlib import), the price of ~100 charts.
+    Workers are fresh interpreters running `mca_core.postmortem_chart_worker` (a multiprocessing pool would
+    re-import the caller's main module, i.e. Dagster, in each), each costing about 1.3 s CPU to start (the
+    matplotlib import), the price of ~150 charts; so by default only a batch of at least ``POOL_FROM`` charts
+    uses every core this process may run on.
     """
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if len(charts) >= POOL_FROM else 1
     if workers <= 1 or len(charts) < 2 * workers:
         renderer = PathChartRenderer()
         return [renderer.svg(chart) for chart in charts]
-    chunk = max(1, len(charts) // (4 * workers))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_render_in_worker, charts, chunksize=chunk))
+    size = -(-len(charts) // workers)
+    chunks = [charts[i : i + size] for i in range(0, len(charts), size)]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:  # threads only wait for their process
+        return [svg for part in pool.map(_render_in_worker, chunks) for svg in part]

@@ -15,6 +15,7 @@ DAILY_GROUPS = (
     "cutoff",
     "features",
     "calibration",
+    "alerts",
     "postmortem",
 )
 

@@ -1,8 +1,9 @@
 """ "What would have caught it": for each alert signal, the loosest threshold that fires before resolution, and when.
 
 A postmortem should end with a candidate rule for next time, computed from the market's own data rather than
-written by hand. For every signal the alert rules use (band breach, volume spike, open-interest drop, trust floor,
-clarity, price move) this module finds, over each market's observations strictly before its resolution time:
+written by hand. For every signal the alert rules use (band breach, volume spike, open-interest change, trust
+floor, clarity) and a price move toward the outcome, this module finds, over each market's observations strictly
+before its resolution time:
 
 - ``extreme``: the most alarming value observed, which is the loosest threshold under which the rule would have
   fired at least once (a band margin up to the largest breach, a spike ratio up to the largest ratio, a trust
@@ -23,6 +24,8 @@ from typing import Final
 
 import polars as pl
 
+from mca_core.alert_params import AlertConfig
+
 __all__ = ["CATCH_COLUMNS", "CatchThresholds", "catch_rows"]
 
 #: Columns of each row of ``catch_rows``, in order.
@@ -41,24 +44,34 @@ _DAY: Final = timedelta(days=1)
 UTC_US: Final = pl.Datetime("us", "UTC")
 
 
+_ALERTS: Final = AlertConfig()
+
+
 @dataclass(frozen=True)
 class CatchThresholds:
-    """Default thresholds of the alert signals (the seed's alert gates where it has one, DESIGN.md §5).
+    """Default thresholds of the alert signals: the rule alerts' own (`mca_core.alert_params.AlertConfig`) where
+    the alert stage has one, so "would have caught it" means "the platform's alerts would have said so".
 
-    ``band_margin``: probability points outside [q10, q90] (0 = any breach); ``volume_spike_ratio``: 24 h volume
-    velocity (seed gate 2); ``oi_drop``: relative 24 h open-interest fall (seed: -0.15); ``trust_floor``: trust
-    score below which a market is flagged (seed's min_trust_score 60); ``clarity_floor``: clarity below which a
-    question is ambiguous (`mca_core.clarity.AMBIGUOUS_BELOW`); ``price_move``: points moved toward the final
-    outcome within ``move_window_hours``.
+    ``band_margin``: probability points outside [q10, q90] (0 = any breach, gate 1); ``volume_spike_ratio``: 24 h
+    volume velocity (gate 2, ``volume_velocity_min``); ``oi_change``: relative 24 h open-interest change of either
+    sign (gate 2, ``oi_change_min``); ``trust_floor``: trust score below which the alert stage distrusts a market
+    (``min_trust_score``); ``clarity_floor``: clarity below which it calls a question ambiguous (gate 3,
+    ``min_clarity``); ``price_move``: points moved toward the final outcome within ``move_window_hours`` (ours).
     """
 
     band_margin: float = 0.0
-    volume_spike_ratio: float = 2.0
-    oi_drop: float = 0.15
-    trust_floor: float = 60.0
-    clarity_floor: float = 0.75
+    volume_spike_ratio: float = _ALERTS.volume_velocity_min
+    oi_change: float = _ALERTS.oi_change_min
+    trust_floor: float = _ALERTS.min_trust_score
+    clarity_floor: float = _ALERTS.min_clarity
     price_move: float = 0.20
     move_window_hours: int = 24
+
+    @classmethod
+    def of(cls, alerts: AlertConfig) -> CatchThresholds:
+        """The thresholds of the alert config in force (``MCA_ALERT_RULES`` applied)."""
+        return cls(volume_spike_ratio=alerts.volume_velocity_min, oi_change=alerts.oi_change_min,
+                   trust_floor=alerts.min_trust_score, clarity_floor=alerts.min_clarity)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,10 +135,11 @@ def catch_rows(
     """
     t = thresholds
 
-    def series(frame: pl.DataFrame | None, column: str, scale: float = 1.0) -> pl.DataFrame | None:
+    def series(frame: pl.DataFrame | None, column: str, absolute: bool = False) -> pl.DataFrame | None:
         if frame is None or column not in frame.columns:
             return None
-        return frame.select("market_id", "ts", (pl.col(column).cast(pl.Float64) * scale).alias("value"))
+        value = pl.col(column).cast(pl.Float64)
+        return frame.select("market_id", "ts", (value.abs() if absolute else value).alias("value"))
 
     with_path = set(path["market_id"].unique()) if path is not None else set()
     signals = [
@@ -133,8 +147,9 @@ def catch_rows(
          _band_breach(bands) if bands is not None else None),
         (_Signal("volume_spike", "24h volume velocity", t.volume_spike_ratio, True, "no volume velocity"),
          series(features, "volume_velocity")),
-        (_Signal("oi_drop", "24h open-interest fall (share)", t.oi_drop, True, "no open-interest change"),
-         series(features, "oi_change", -1.0)),
+        (_Signal("oi_change", "24h open-interest change, either sign (share)", t.oi_change, True,
+                 "no open-interest change"),
+         series(features, "oi_change", absolute=True)),
         (_Signal("trust_floor", "trust score", t.trust_floor, False, "no trust history"),
          series(trust, "trust_score")),
         (_Signal("clarity_floor", "question clarity", t.clarity_floor, False, "no clarity score"),

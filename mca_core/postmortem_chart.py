@@ -191,16 +191,24 @@ def _render_in_worker(charts: Sequence[PathChart]) -> list[str]:
     return svgs
 
 
+def default_workers(charts: int) -> int:
+    """Processes for ``charts`` charts: one below ``POOL_FROM``, else the cores this process may use that the
+    1-minute load average leaves idle (counting this process): on a busy machine more processes only queue."""
+    if charts < POOL_FROM:
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(cores, int(cores - os.getloadavg()[0] + 1)))
+
+
 def render_svgs(charts: Sequence[PathChart], workers: int | None = None) -> list[str]:
     """Every chart as SVG, in order; ``workers`` > 1 spreads them over that many processes (same bytes).
 
     Workers are fresh interpreters running `mca_core.postmortem_chart_worker` (a multiprocessing pool would
-    re-import the caller's main module, i.e. Dagster, in each), each costing about 1.3 s CPU to start (the
-    matplotlib import), the price of ~150 charts; so by default only a batch of at least ``POOL_FROM`` charts
-    uses every core this process may run on.
+    re-import the caller's main module, i.e. Dagster, in each), each costing about 1.7 s CPU to start (the
+    matplotlib import), the price of ~200 charts; the default is `default_workers`.
     """
     if workers is None:
-        workers = len(os.sched_getaffinity(0)) if len(charts) >= POOL_FROM else 1
+        workers = default_workers(len(charts))
     if workers <= 1 or len(charts) < 2 * workers:
         renderer = PathChartRenderer()
         return [renderer.svg(chart) for chart in charts]

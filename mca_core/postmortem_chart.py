@@ -8,8 +8,9 @@ handling out of the axis. The 1d cutoff, where the report judges the price, is d
 Every chart has the same axes (the 32 days of fetched history, fixed ticks), so charts compare at a glance, and
 the static part of the figure (axes, ticks, grid, labels, legend: 78% of the drawing time) is drawn once per
 renderer: each chart draws only its own artists, each tagged with an SVG id (``gid``), and their groups are put in
-the slots of the static drawing. The artists without a gid number their groups alone, so the result is the very
-file a full draw of the figure writes (tested byte for byte against `path_svg`).
+the slots of the static drawing; cutoff lines and labels, which only depend on their x, are drawn once per x. The
+artists without a gid number their groups alone, so the result is the very file a full draw of the figure writes
+(tested byte for byte against `path_svg`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import matplotlib as mpl
+import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 WIDTH_IN, HEIGHT_IN = 7.5, 3.4
 PATH_COLOR, CUTOFF_COLOR, OUTCOME_COLOR = "#0072B2", "#E69F00", "#D55E00"
@@ -35,6 +39,7 @@ X_TICKS = ((-720.0, "-30d"), (-504.0, "-21d"), (-336.0, "-14d"), (-168.0, "-7d")
 X_RANGE = (-768.0, 12.0)
 Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HORIZON_NAMES = ("1m", "1w", "1d", "4h", "1h")
+MAX_REMEMBERED = 1000  # drawn cutoff groups a renderer keeps (5 horizons x 2 artists when cutoffs are exact)
 POOL_FROM = 500  # charts from which `render_svgs` spreads over the cores by default
 _GID = "pm-"  # prefix of the ids of the artists a chart sets
 _GROUP = re.compile(r"<g\b|</g>")
@@ -90,6 +95,10 @@ class PathChartRenderer:
         for horizon, artists in self._cutoffs.items():
             for kind, artist in zip(("cutoff", "marker", "label"), artists, strict=True):
                 artist.set_gid(f"{_GID}{kind}-{horizon}")
+        # cutoff lines and labels depend only on their x (a fixed offset before resolution): drawn once per x
+        self._by_x = {f"{_GID}{kind}-{h}": a for h, (line, _, label) in self._cutoffs.items()
+                      for kind, a in (("cutoff", line), ("label", label))}  # fmt: skip
+        self._drawn: dict[tuple[str, float], str] = {}
         self._pieces: list[str] | None = None  # the static drawing, split around the chart's groups
         self._slots: list[str] = []  # the gid of the group that goes after each piece but the last
 
@@ -121,12 +130,23 @@ class PathChartRenderer:
             self._split_static()
         assert self._pieces is not None
         self.figure(chart)
+        known = {}
+        for gid, artist in self._by_x.items():
+            key = (gid, _x_of(artist))
+            if artist.get_visible() and key in self._drawn:
+                known[gid] = self._drawn[key]
+                artist.set_visible(False)
         self._show_static(False)
         try:
             drawn = self._save()
         finally:
             self._show_static(True)
+            for gid in known:
+                self._by_x[gid].set_visible(True)
         groups = _groups(drawn)
+        if len(self._drawn) < MAX_REMEMBERED:
+            self._drawn |= {(gid, _x_of(self._by_x[gid])): group for gid, group in groups.items() if gid in self._by_x}
+        groups |= known
         tail = drawn[drawn.rindex(_TAIL_DEFS) :]
         if not self._pieces[-1].endswith(tail):  # the chart needs other clip paths than the static drawing: redraw
             return self.full_svg(chart)
@@ -156,6 +176,13 @@ class PathChartRenderer:
             pieces.append(drawn[start:begin])
             start = end
         self._pieces, self._slots = [*pieces, drawn[start:]], [gid for gid, _ in spans]
+
+
+def _x_of(artist: Artist) -> float:
+    """The x of a cutoff line or label (all the rest of them is the same in every chart)."""
+    if isinstance(artist, Line2D):
+        return float(np.asarray(artist.get_xdata())[0])
+    return float(artist.get_position()[0])  # type: ignore[attr-defined]
 
 
 def _group_spans(svg: str) -> dict[str, tuple[int, int]]:

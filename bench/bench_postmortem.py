@@ -5,18 +5,26 @@ Usage: ``.venv/bin/python bench/bench_postmortem.py [reports]`` (default 1,000).
 A synthetic cohort day: ``reports`` resolved markets (a third confidently wrong), each with 768 hourly prices
 (32 days, what the graph fetches), five cutoffs, daily volume/open-interest snapshots, a trust history of 7 days
 and two alerts; the scoreboard has the day's segments. ``max_others`` is set so every market gets a report.
-Timed: the markdown of every report (`build_reports`), the charts with one reused figure per process
-(`render_svgs`, 1 and 2 processes), and the atomic file writes (`publish_day`). Peer, same run: a fresh
-matplotlib figure per chart (`path_svg`, the straightforward way) on the first 100 charts, as a ratio.
+Timed: the markdown of every report (`build_reports`), the charts (`render_svgs`: the static figure drawn once
+per process, each chart's artists alone; 1 and 2 processes), and the atomic file writes (`publish_day`). Peers,
+same run, on the first 100 charts: the whole reused figure drawn per chart (`PathChartRenderer.full_svg`, the
+previous way) and a fresh figure per chart (`path_svg`, the straightforward way), as ratios.
+
+The machine is shared, so each phase prints its CPU seconds (this process and its pool workers) beside the wall
+time, and the load average before and after: on a busy box wall time measures the neighbours as much as the code.
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -24,9 +32,10 @@ import polars as pl
 from mca_assets.postmortem.files import publish_day
 from mca_core.cutoffs import HORIZONS
 from mca_core.postmortem import DayInputs, PostmortemConfig, build_reports
-from mca_core.postmortem_chart import path_svg, render_svgs
+from mca_core.postmortem_chart import PathChartRenderer, path_svg, render_svgs
 
 DT = date(2026, 9, 10)
+T = TypeVar("T")
 UTC_US = pl.Datetime("us", "UTC")
 
 
@@ -53,7 +62,14 @@ def synthetic_day(n: int, seed: int = 7) -> DayInputs:
         .join(pl.DataFrame({"horizon": list(HORIZONS), "seconds": list(HORIZONS.values())}), how="cross")
         .with_columns((pl.col("resolved_ts") - pl.duration(seconds=pl.col("seconds"))).alias("cutoff_ts"))
         .sort("cutoff_ts")
-        .join_asof(path.sort("ts"), left_on="cutoff_ts", right_on="ts", by="market_id", strategy="backward")
+        .join_asof(
+            path.sort("ts"),
+            left_on="cutoff_ts",
+            right_on="ts",
+            by="market_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
         .with_columns(
             pl.lit(DT).alias("dt"),
             pl.col("p").alias("p_yes"),
@@ -100,41 +116,52 @@ def synthetic_day(n: int, seed: int = 7) -> DayInputs:
                      alerts=alerts)  # fmt: skip
 
 
+def timed(work: Callable[[], T]) -> tuple[T, float, float]:
+    """``work()``, its wall seconds and the CPU seconds of this process and of the children it waited for."""
+
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    wall, used = time.perf_counter(), cpu()
+    result = work()
+    return result, time.perf_counter() - wall, cpu() - used
+
+
 def main(n: int) -> None:
+    load_before = os.getloadavg()
     inputs = synthetic_day(n)
     config = PostmortemConfig(max_others=n)
-    t0 = time.perf_counter()
-    reports = build_reports(inputs, config)
-    t_md = time.perf_counter() - t0
+    reports, t_md, c_md = timed(lambda: build_reports(inputs, config))
     charts = [r.chart for r in reports if r.chart is not None]
-    t0 = time.perf_counter()
-    svgs = render_svgs(charts)
-    t_chart1 = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    svgs2 = render_svgs(charts, workers=2)
-    t_chart2 = time.perf_counter() - t0
+    svgs, t_chart1, c_chart1 = timed(lambda: render_svgs(charts, workers=1))
+    svgs2, t_chart2, c_chart2 = timed(lambda: render_svgs(charts, workers=2))
     assert svgs == svgs2
     peer = charts[:100]
-    t0 = time.perf_counter()
-    for chart in peer:
-        path_svg(chart)
-    t_peer = (time.perf_counter() - t0) / len(peer)
+    renderer = PathChartRenderer()
+    full, _, c_full = timed(lambda: [renderer.full_svg(chart) for chart in peer])
+    fresh, _, c_fresh = timed(lambda: [path_svg(chart) for chart in peer])
+    assert full == fresh == svgs[: len(peer)]
     files = {f"{r.stem}.svg": s.encode() for r, s in zip(reports, svgs, strict=True)}
     files |= {f"{r.stem}.md": r.markdown.encode() for r in reports}
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        publish_day(Path(tmp), DT, files)
-        t_write = time.perf_counter() - t0
+        _, t_write, c_write = timed(lambda: publish_day(Path(tmp), DT, files))
+    per_chart = 1000 * c_chart1 / len(charts)
     wrong = sum(r.reason == "confidently_wrong" for r in reports)
-    print(f"{len(reports)} reports ({wrong} confidently wrong), {len(charts)} charts")
-    print(f"markdown (build_reports):        {t_md:7.2f} s  ({1000 * t_md / len(reports):.1f} ms/report)")
-    print(f"charts, 1 process (reused fig):  {t_chart1:7.2f} s  ({1000 * t_chart1 / len(charts):.1f} ms/chart)")
-    print(f"charts, 2 processes:             {t_chart2:7.2f} s")
-    print(f"peer: fresh figure per chart:    {1000 * t_peer:7.1f} ms/chart  "
-          f"(reused figure is {t_peer / (t_chart1 / len(charts)):.2f}x faster)")  # fmt: skip
-    print(f"atomic file writes:              {t_write:7.2f} s")
-    print(f"total, 1 process:                {t_md + t_chart1 + t_write:7.2f} s")
-    print(f"total, charts on 2 processes:    {t_md + t_chart2 + t_write:7.2f} s")
+    print(f"{len(reports)} reports ({wrong} confidently wrong), {len(charts)} charts, {os.cpu_count()} cores")
+    print(f"load average before: {load_before[0]:.1f} / {load_before[1]:.1f} / {load_before[2]:.1f}")
+    print("phase                              wall s    CPU s")
+    per_report = 1000 * c_md / len(reports)
+    print(f"markdown (build_reports):         {t_md:7.2f}  {c_md:7.2f}  ({per_report:.1f} ms CPU/report)")
+    print(f"charts, 1 process:                {t_chart1:7.2f}  {c_chart1:7.2f}  ({per_chart:.1f} ms CPU/chart)")
+    print(f"charts, 2 processes:              {t_chart2:7.2f}  {c_chart2:7.2f}")
+    print(f"atomic file writes:               {t_write:7.2f}  {c_write:7.2f}")
+    print(f"total, charts on 2 processes:     {t_md + t_chart2 + t_write:7.2f}  {c_md + c_chart2 + c_write:7.2f}")
+    print(f"peer: whole reused figure drawn:  {10 * c_full:7.1f} ms CPU/chart (static-once is "
+          f"{10 * c_full / per_chart:.2f}x less CPU)")  # fmt: skip
+    print(f"peer: fresh figure per chart:     {10 * c_fresh:7.1f} ms CPU/chart ({10 * c_fresh / per_chart:.2f}x)")
+    load_after = os.getloadavg()
+    print(f"load average after:  {load_after[0]:.1f} / {load_after[1]:.1f} / {load_after[2]:.1f}")
 
 
 if __name__ == "__main__":

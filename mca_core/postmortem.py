@@ -6,25 +6,35 @@ others up to ``max_others``. VOID and UNRESOLVED markets have no outcome to be w
 
 A report (``build_reports``) is deterministic markdown from the warehouse's frames only: the same frames give
 byte-identical text, and its chart (`mca_core.postmortem_chart`) is returned as data to render apart (rendering
-is most of the cost, and it can run in other processes). Sections are built in `mca_core.postmortem_sections`;
-an input that is absent (``None``: the table is not in the warehouse) or has no rows for the market yields the
-section saying what is missing.
+is most of the cost, and it can run in other processes). Each input is reshaped once for the whole day
+(`mca_core.postmortem_frames`, `mca_core.postmortem_catch`) and each report only prints its market's rows
+(`mca_core.postmortem_sections`); an input that is absent (``None``: the table is not in the warehouse) or has no
+rows for the market yields the section saying what is missing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Final
 
 import polars as pl
 
 from mca_core.labels import RESOLVED_LABELS
-from mca_core.postmortem_catch import CatchThresholds
+from mca_core.postmortem_catch import CatchThresholds, catch_rows
 from mca_core.postmortem_chart import PathChart
+from mca_core.postmortem_frames import (
+    MOVE_COLUMNS,
+    chart_coordinates,
+    largest_moves,
+    path_spans,
+    rows_by,
+    weakest_components,
+)
 from mca_core.postmortem_sections import (
+    ScoreRow,
     alerts_section,
     calibration_section,
     catch_section,
@@ -143,20 +153,7 @@ def select_markets(resolutions: pl.DataFrame, cutoffs: pl.DataFrame, config: Pos
     )  # fmt: skip
 
 
-def _by_market(frame: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
-    if frame is None or frame.is_empty():
-        return {}
-    return {str(k[0]): v for k, v in frame.partition_by("market_id", as_dict=True, maintain_order=True).items()}
-
-
-def _part(frame: pl.DataFrame | None, parts: dict[str, pl.DataFrame], market_id: str) -> pl.DataFrame | None:
-    """The market's rows of an input; None when the whole input is absent, an empty frame when the market has none."""
-    if frame is None:
-        return None
-    return parts.get(market_id, frame.clear())
-
-
-def _summary(res: dict[str, object], market: dict[str, object] | None, siblings: pl.DataFrame | None,
+def _summary(res: dict[str, object], market: dict[str, object] | None, siblings: list[tuple[object, ...]] | None,
              selected: dict[str, object], horizon: str) -> list[str]:  # fmt: skip
     y = int(res["y"])  # type: ignore[call-overload]
     rows = [
@@ -175,78 +172,165 @@ def _summary(res: dict[str, object], market: dict[str, object] | None, siblings:
     if market is None:
         lines += missing("the market is not in core.markets of the cohort day (no question or event)")
     elif market.get("neg_risk") and siblings is not None:
-        others = siblings.filter(pl.col("market_id") != res["market_id"]).sort("market_id")
-        lines += ["", f"negRisk event `{res['event_id']}`: {others.height} sibling markets."]
-        if others.height:
-            lines += table(("market_id", "question", "label", "p_yes"),
-                           others.select("market_id", "question", "label", "p_yes").rows())  # fmt: skip
+        others = [row for row in siblings if row[0] != res["market_id"]]
+        lines += ["", f"negRisk event `{res['event_id']}`: {len(others)} sibling markets."]
+        if others:
+            lines += table(("market_id", "question", "label", "p_yes"), others)
     return lines
+
+
+@dataclass(frozen=True)
+class _Day:
+    """The day's inputs reshaped once for every selected market: plain rows by market, lookups by segment."""
+
+    siblings: Mapping[str, list[tuple[object, ...]]]  # event_id -> (market_id, question, label, p_yes), by id
+    markets: Mapping[str, dict[str, object]]
+    spans: Mapping[str, tuple[object, ...]]  # (points, first ts, last ts) of the path
+    coordinates: Mapping[str, tuple[Sequence[float], Sequence[float]]]
+    cutoffs: Mapping[str, dict[str, ScoreRow]]  # market -> horizon -> cutoff row
+    category: Mapping[str, dict[str, ScoreRow]] | None  # category -> horizon -> scoreboard row
+    calibration: Mapping[tuple[str, str], ScoreRow] | None  # (segment_type, segment) at the judged horizon
+    moves: Mapping[str, list[tuple[object, ...]]]
+    with_snapshots: frozenset[str]
+    trust: Mapping[str, list[tuple[object, ...]]] | None
+    clarity: Mapping[str, tuple[object, ...]] | None
+    alerts: Mapping[str, list[tuple[object, ...]]] | None
+    catch: Mapping[str, list[tuple[object, ...]]]
+
+
+def _first_rows(frame: pl.DataFrame, key: Sequence[str]) -> dict[tuple[object, ...], ScoreRow]:
+    """key values -> the first row with them (in the frame's order)."""
+    out: dict[tuple[object, ...], ScoreRow] = {}
+    for row in frame.iter_rows(named=True):
+        out.setdefault(tuple(row[k] for k in key), row)
+    return out
+
+
+def _scoreboard(scoreboard: pl.DataFrame | None, config: PostmortemConfig) -> tuple[
+        dict[str, dict[str, ScoreRow]] | None, dict[tuple[str, str], ScoreRow] | None]:  # fmt: skip
+    if scoreboard is None:
+        return None, None
+    window = scoreboard.filter(pl.col("window") == config.segment_window)
+    category: dict[str, dict[str, ScoreRow]] = {}
+    for (segment, horizon), row in _first_rows(window.filter(segment_type="category"), ("segment", "horizon")).items():
+        category.setdefault(str(segment), {})[str(horizon)] = row
+    at_horizon = _first_rows(window.filter(horizon=config.judged_horizon), ("segment_type", "segment"))
+    return category, {(str(k[0]), str(k[1])): row for k, row in at_horizon.items()}
+
+
+def _trust(trust: pl.DataFrame | None) -> tuple[dict[str, list[tuple[object, ...]]] | None,
+                                                dict[str, tuple[object, ...]] | None]:  # fmt: skip
+    """Trust history rows (dt, trust_score, low_confidence, weakest_component, weakest_value) and the latest
+    clarity (dt, clarity, reasons) by market."""
+    if trust is None:
+        return None, None
+    for column, dtype in (("low_confidence", pl.Boolean), ("clarity_reasons", pl.List(pl.String))):
+        if column not in trust.columns:
+            trust = trust.with_columns(pl.lit(None, dtype).alias(column))
+    ordered = weakest_components(trust.sort("market_id", "dt", maintain_order=True))
+    history = rows_by(ordered, ("dt", "trust_score", "low_confidence", "weakest_component", "weakest_value"))
+    clarity = None
+    if "clarity" in trust.columns:
+        scored = ordered.filter(pl.col("clarity").is_not_null()).group_by("market_id").last()
+        clarity = {str(r[0]): r[1:] for r in scored.select("market_id", "dt", "clarity", "clarity_reasons").rows()}
+    return history, clarity
+
+
+def _prepare(inputs: DayInputs, config: PostmortemConfig, selected: pl.DataFrame) -> _Day:
+    chosen = inputs.resolutions.filter(pl.col("market_id").is_in(selected["market_id"].implode()))
+
+    def cohort(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+        return None if frame is None else frame.filter(pl.col("market_id").is_in(chosen["market_id"].implode()))
+
+    path, snapshots, trust, alerts = (cohort(f) for f in (inputs.path, inputs.snapshots, inputs.trust, inputs.alerts))
+    markets = inputs.markets if inputs.markets is not None else None
+    siblings = {}
+    if markets is not None:
+        with_event = markets.filter(pl.col("event_id").is_not_null()).sort("event_id", "market_id", maintain_order=True)
+        siblings = rows_by(with_event, ("market_id", "question", "label", "p_yes"), key="event_id")
+    cutoffs: dict[str, dict[str, ScoreRow]] = {}
+    for row in cohort(inputs.cutoffs).iter_rows(named=True):  # type: ignore[union-attr]
+        cutoffs.setdefault(str(row["market_id"]), {})[str(row["horizon"])] = row
+    category, calibration = _scoreboard(inputs.scoreboard, config)
+    moves: dict[str, list[tuple[object, ...]]] = {}
+    if path is not None:
+        window, count = config.catch.move_window_hours, config.largest_moves
+        moves = rows_by(largest_moves(path, snapshots, window, count), MOVE_COLUMNS)
+    history, clarity = _trust(trust)
+    by_alert = None
+    if alerts is not None:
+        before = alerts.join(chosen.select("market_id", "resolved_ts"), on="market_id").filter(
+            pl.col("ts") < pl.col("resolved_ts")).sort("market_id", "ts", "alert_id")  # fmt: skip
+        by_alert = rows_by(before, ("ts", "severity", "source", "reason_codes", "message"))
+    trust_points = None
+    if trust is not None:  # a day's score is known at the end of its day
+        trust_points = trust.with_columns((pl.col("dt").cast(pl.Datetime("us", "UTC")) + timedelta(days=1)).alias("ts"))
+    catch = catch_rows(markets=chosen.select("market_id", "resolved_ts", "y"), path=path,
+                       features=cohort(inputs.features), bands=cohort(inputs.bands), trust=trust_points,
+                       thresholds=config.catch)  # fmt: skip
+    has_path = path is not None and path.height > 0
+    return _Day(
+        siblings=siblings,
+        markets={str(r["market_id"]): r for r in markets.iter_rows(named=True)} if markets is not None else {},
+        spans=path_spans(path) if has_path else {},  # type: ignore[arg-type]
+        coordinates=chart_coordinates(path, chosen) if has_path else {},  # type: ignore[arg-type]
+        cutoffs=cutoffs, category=category, calibration=calibration, moves=moves,
+        with_snapshots=frozenset(snapshots["market_id"].unique()) if snapshots is not None else frozenset(),
+        trust=history, clarity=clarity, alerts=by_alert, catch=catch,
+    )  # fmt: skip
 
 
 def build_reports(inputs: DayInputs, config: PostmortemConfig | None = None) -> list[Report]:
     """The day's reports in selection order (worst miss first)."""
     config = config or PostmortemConfig()
     selected = select_markets(inputs.resolutions, inputs.cutoffs, config)
+    day = _prepare(inputs, config, selected)
     resolutions = {r["market_id"]: r for r in inputs.resolutions.iter_rows(named=True)}
-    parts = {name: _by_market(getattr(inputs, name))
-             for name in ("cutoffs", "path", "snapshots", "features", "bands", "trust", "alerts")}  # fmt: skip
-    markets = {r["market_id"]: r for r in inputs.markets.iter_rows(named=True)} if inputs.markets is not None else {}
-    events = {}
-    if inputs.markets is not None and inputs.markets.height:
-        with_event = inputs.markets.filter(pl.col("event_id").is_not_null())
-        events = {str(k[0]): v for k, v in with_event.partition_by("event_id", as_dict=True).items()}
-    reports = []
-    for sel in selected.iter_rows(named=True):
-        market_id = sel["market_id"]
-        res = resolutions[market_id]
-
-        def part(name: str, market_id: str = market_id) -> pl.DataFrame | None:
-            return _part(getattr(inputs, name), parts[name], market_id)
-
-        reports.append(_report(inputs, config, sel, res, markets.get(market_id), events.get(str(res["event_id"])),
-                               part))  # fmt: skip
-    return reports
+    return [_report(inputs.dt, config, sel, resolutions[sel["market_id"]], day)
+            for sel in selected.iter_rows(named=True)]  # fmt: skip
 
 
-def _report(inputs: DayInputs, config: PostmortemConfig, sel: dict[str, object], res: dict[str, object],
-            market: dict[str, object] | None, siblings: pl.DataFrame | None,
-            get: Callable[[str], pl.DataFrame | None]) -> Report:  # fmt: skip
-    """One report; ``get(name)`` is the market's rows of input ``name``."""
+def _report(dt: date, config: PostmortemConfig, sel: dict[str, object], res: dict[str, object], day: _Day) -> Report:
+    """One report, printed from its market's rows of ``day``."""
     market_id, y = str(res["market_id"]), int(res["y"])  # type: ignore[call-overload]
     resolved_ts: datetime = res["resolved_ts"]  # type: ignore[assignment]
-    cutoffs = get("cutoffs")
-    path, trust = get("path"), get("trust")
-    stem = report_stem(market_id, inputs.dt)
+    market = day.markets.get(market_id)
+    cutoffs = day.cutoffs.get(market_id, {})
+    stem = report_stem(market_id, dt)
     question = str(market["question"]) if market else market_id
     chart = None
     path_lines = missing("no price history for this market in core.price_history")
-    if path is not None and path.height:
-        ordered = path.sort("ts")
-        cut_rows = cutoffs.sort("cutoff_ts").rows(named=True) if cutoffs is not None else []
-        chart = PathChart(title=question[:90], resolved_ts=resolved_ts, y=y, ts=ordered["ts"].to_list(),
-                          p=ordered["p"].to_list(),
-                          cutoffs=[(c["horizon"], c["cutoff_ts"], c["p_yes"]) for c in cut_rows])  # fmt: skip
+    if market_id in day.spans:
+        points, first_ts, last_ts = day.spans[market_id]
+        hours, prices = day.coordinates[market_id]
+        marks: list[tuple[datetime, str, float]] = sorted((c["cutoff_ts"], h, c["p_yes"]) for h, c in cutoffs.items())  # type: ignore[misc]
+        at = [(h, (ts - resolved_ts).total_seconds() / 3600, p) for ts, h, p in marks]
+        chart = PathChart(title=question[:90], y=y, hours=hours, p=prices, cutoffs=at)
         path_lines = [f"![probability path]({stem}.svg)", "",
-                      f"{ordered.height} price points from {stamp(ordered['ts'][0])} to {stamp(ordered['ts'][-1])}; "
+                      f"{points} price points from {stamp(first_ts)} to {stamp(last_ts)}; "  # type: ignore[arg-type]
                       f"dotted lines mark the cutoffs, the dashed line the outcome."]  # fmt: skip
-    segments = [("all", "all"), ("category", str(res["category"])), ("liquidity_bucket", str(res["liquidity_bucket"]))]
+    category, bucket = str(res["category"]), str(res["liquidity_bucket"])
+    segments = [("all", "all"), ("category", category), ("liquidity_bucket", bucket)]
+    window = config.catch.move_window_hours
     bodies = [
-        _summary(res, market, siblings, sel, config.judged_horizon),
+        _summary(res, market, day.siblings.get(str(res["event_id"])), sel, config.judged_horizon),
         path_lines,
-        horizons_section(cutoffs if cutoffs is not None else inputs.cutoffs.clear(), y, str(res["category"]),
-                         inputs.scoreboard, config.segment_window),
-        moves_section(path, get("snapshots"), config.catch.move_window_hours, config.largest_moves),
-        clarity_section(trust),
-        trust_section(trust),
-        alerts_section(get("alerts"), resolved_ts),
-        calibration_section(inputs.scoreboard, config.segment_window, config.judged_horizon, segments),
-        catch_section(resolved_ts=resolved_ts, y=y, path=path, features=get("features"),
-                      bands=get("bands"), trust=trust, thresholds=config.catch),
+        horizons_section(cutoffs, y, category, None if day.category is None else day.category.get(category, {}),
+                         config.segment_window),
+        moves_section(day.moves.get(market_id, []) if market_id in day.spans else None,
+                      market_id in day.with_snapshots, window),
+        clarity_section(day.trust is not None, day.clarity is not None,
+                        day.clarity.get(market_id) if day.clarity is not None else None),
+        trust_section(day.trust is not None, day.trust.get(market_id, []) if day.trust is not None else []),
+        alerts_section(day.alerts is not None, day.alerts.get(market_id, []) if day.alerts is not None else [],
+                       resolved_ts),
+        calibration_section(day.calibration, config.segment_window, config.judged_horizon, segments),
+        catch_section(day.catch[market_id]),
     ]  # fmt: skip
     lines = [f"# Postmortem: {question}", "",
-             f"Market `{market_id}`, cohort {inputs.dt.isoformat()}, resolved {stamp(resolved_ts)}."]  # fmt: skip
+             f"Market `{market_id}`, cohort {dt.isoformat()}, resolved {stamp(resolved_ts)}."]  # fmt: skip
     for heading, body in zip(SECTIONS, bodies, strict=True):
         lines += ["", f"## {heading}", "", *body]
     abs_error = sel["abs_error"]
-    return Report(inputs.dt, market_id, str(sel["reason"]), float(abs_error) if abs_error is not None else None,  # type: ignore[arg-type]
+    return Report(dt, market_id, str(sel["reason"]), float(abs_error) if abs_error is not None else None,  # type: ignore[arg-type]
                   re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n", chart)  # fmt: skip

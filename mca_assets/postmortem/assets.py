@@ -2,8 +2,9 @@
 
 The cohort of ``dt`` is the markets that resolved on ``dt``; who gets a report and what it says is
 `mca_core.postmortem`. Files go to ``<MCA_DATA_DIR>/reports/postmortem/<market_id>_<dt>.md`` (and ``.svg``),
-written atomically, replacing the day's files; the table row holds the same markdown. Trust and alerts are read
-when their tables exist (the report says so when they do not), so this stage never fails for their absence.
+written atomically, replacing the day's files; the table row holds the same markdown. Alerts (a dependency) are
+read from ``alerts.alerts`` and the catch thresholds from the alert config in force; trust is read when
+``trust.trust_scores`` exists (the report says so when it does not), so this stage never fails for its absence.
 """
 
 import base64
@@ -15,6 +16,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from mca_assets.alerts.assets import ALERTS_KEY
 from mca_assets.calibration.assets import SCOREBOARD_KEY
 from mca_assets.calibration.intervals import BANDS_KEY
 from mca_assets.common import daily_asset, partition_dates, warehouse_connection, write_days
@@ -22,10 +24,12 @@ from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.features.assets import FEATURES_KEY
 from mca_assets.postmortem.files import publish_day
 from mca_core.postmortem import DayInputs, PostmortemConfig, Report, build_reports, select_markets
+from mca_core.postmortem_catch import CatchThresholds
 from mca_core.postmortem_chart import render_svgs
 from mca_core.postmortem_sections import cell
 from mca_resources.dagster_resources import MethodsResource
 from mca_resources.dagster_storage import StorageResource
+from mca_resources.settings import get_settings
 from mca_resources.warehouse import read_frame
 
 POSTMORTEMS_KEY = dg.AssetKey(["reports", "postmortems"])
@@ -37,8 +41,11 @@ POSTMORTEM_COLUMNS = ("dt", "market_id", "path", "markdown", "image_path", "reas
 
 
 def config_of(methods: MethodsResource) -> PostmortemConfig:
+    """Selection from the methods resource; the catch thresholds are the rule alerts' (``MCA_ALERT_RULES``)."""
     return PostmortemConfig(
-        wrong_threshold=methods.postmortem_wrong_threshold, max_others=methods.postmortem_max_others
+        wrong_threshold=methods.postmortem_wrong_threshold,
+        max_others=methods.postmortem_max_others,
+        catch=CatchThresholds.of(get_settings().alert_config()),
     )
 
 
@@ -117,7 +124,7 @@ def _listing(report_dir: Path, reports: list[Report]) -> dg.MetadataValue:
     group="postmortem",
     description="Markdown postmortems (with a path chart) of the day's confidently wrong and largest resolved "
     "markets: what happened, what the platform saw, what would have caught it.",
-    deps=[SCOREBOARD_KEY, CUTOFFS_KEY, FEATURES_KEY, BANDS_KEY],
+    deps=[SCOREBOARD_KEY, CUTOFFS_KEY, FEATURES_KEY, BANDS_KEY, ALERTS_KEY],
     owners=["team:research"],
     check_specs=[dg.AssetCheckSpec(ONE_REPORT_PER_SELECTED, asset=POSTMORTEMS_KEY,
                                    description="every selected market of each day written has exactly one report "

@@ -8,10 +8,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mca_core.postmortem import SECTIONS, PostmortemConfig, build_reports, select_markets
-from mca_core.postmortem_chart import render_svgs
+from mca_core.postmortem_chart import PathChartRenderer, path_svg, render_svgs
 from tests.unit.core.postmortem_day import DT, day
 
 
@@ -70,6 +71,22 @@ def test_reports_and_charts_are_byte_identical_across_runs_and_workers() -> None
     assert [r.markdown for r in first] == [r.markdown for r in second]
     charts = [r.chart for r in first if r.chart] * 3
     assert render_svgs(charts) == render_svgs(charts, workers=2)
+
+
+def test_charts_drawn_into_the_static_figure_equal_a_whole_fresh_figure() -> None:
+    """The renderer draws the axes once (and each cutoff line and label once per x), then only each chart's
+    artists; the bytes are a full draw's, whatever was drawn before."""
+    chart = next(r.chart for r in build_reports(day()) if r.chart)
+    variants = [chart, replace(chart, cutoffs=chart.cutoffs[:2]), replace(chart, cutoffs=[], y=1 - chart.y),
+                replace(chart, hours=chart.hours[-3:], p=chart.p[-3:], title="short | path"),
+                replace(chart, cutoffs=[(h, x - 0.5, p) for h, x, p in chart.cutoffs])]  # fmt: skip
+    renderer = PathChartRenderer()
+    drawn = [renderer.svg(c) for c in (*variants, *reversed(variants))]
+    fresh = [path_svg(c) for c in variants]
+    assert drawn == fresh + fresh[::-1]
+    assert len(set(fresh)) == len(fresh)  # the variants are drawn differently
+    assert 'id="pm-cutoff-1d"' in fresh[0]
+    assert 'id="pm-cutoff-1d"' not in fresh[2]
 
 
 _WRITER = """

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from mca_assets.alerts import assets as alerts_assets
+from mca_assets.alerts import checks as alerts_checks
 from mca_assets.calibration import assets as calibration_assets
 from mca_assets.calibration import checks as calibration_checks
 from mca_assets.calibration import drift as calibration_drift
@@ -28,6 +30,8 @@ from mca_assets.live import assets as live_assets
 from mca_assets.live import checks as live_checks
 from mca_assets.normalize import assets as normalize_assets
 from mca_assets.normalize import checks as normalize_checks
+from mca_assets.postmortem import assets as postmortem_assets
+from mca_assets.postmortem import checks as postmortem_checks
 from mca_assets.realtime import assets as realtime_assets
 from mca_assets.realtime import checks as realtime_checks
 from mca_assets.registry import assets as registry_assets
@@ -42,6 +46,7 @@ from mca_resources.dagster_resources import MethodsResource, PolymarketResource,
 from mca_resources.dagster_storage import StorageResource
 from mca_resources.settings import Settings, get_settings
 from mca_resources.threads import limit_blas_threads
+from mca_sensors.alerts import alert_delivery, build_alert_sensor
 from mca_sensors.jobs import realtime_capture
 from mca_sensors.reaper import build_reaper_sensor, guarded_in_process_executor
 from mca_sensors.sensor import build_realtime_sensor
@@ -49,13 +54,13 @@ from mca_sensors.sensor import build_realtime_sensor
 ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
-    calibration_intervals, calibration_drift, trust_assets,
-    realtime_assets, live_assets, forecasts_assets,
+    calibration_intervals, calibration_drift, trust_assets, postmortem_assets,
+    realtime_assets, live_assets, forecasts_assets, alerts_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,
-    cutoff_checks, features_checks, calibration_checks, trust_checks,
-    realtime_checks, live_checks, forecasts_checks,
+    cutoff_checks, features_checks, calibration_checks, trust_checks, postmortem_checks,
+    realtime_checks, live_checks, forecasts_checks, alerts_checks,
 ]  # fmt: skip
 
 
@@ -77,9 +82,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=[check for module in CHECK_MODULES for check in module.checks],
-        jobs=[daily_job, realtime_capture, forecasts_assets.intraday_job],
+        jobs=[daily_job, realtime_capture, forecasts_assets.intraday_job, alert_delivery],
         schedules=[daily_schedule, forecasts_assets.intraday_schedule],
-        sensors=[build_realtime_sensor(settings), build_reaper_sensor(settings)],
+        sensors=[build_realtime_sensor(settings), build_reaper_sensor(settings), build_alert_sensor(settings)],
         resources=resources_for(settings),
         # one DuckDB writer at a time anyway, and a process per step costs seconds per step: run steps in-process
         # (reaping dead runs first, and waiting for pool slots without spinning or ignoring SIGTERM)

@@ -16,6 +16,8 @@ DAILY_GROUPS = (
     "features",
     "calibration",
     "trust",
+    "alerts",
+    "postmortem",
 )
 
 daily_job = dg.define_asset_job(

@@ -69,11 +69,15 @@ _METHOD_FIELDS = (
     "drift_coverage_tolerance",
     "drift_coverage_n_min",
     "drift_coverage_min_markets",
+    "postmortem_wrong_threshold",
+    "postmortem_max_others",
 )
 
 
 class MethodsResource(dg.ConfigurableResource):  # type: ignore[misc]
-    """Thresholds of the daily graph's methods (segment edges, cutoff staleness, drift), from ``MCA_*`` settings.
+    """Thresholds of the daily graph's methods (segment edges, cutoff staleness, drift, postmortem selection).
+
+    From ``MCA_*`` settings.
 
     A resource rather than a read of the environment inside the asset, so the deployment's settings (and a run's
     launchpad override) decide them and every run records what it used.
@@ -87,6 +91,8 @@ class MethodsResource(dg.ConfigurableResource):  # type: ignore[misc]
     drift_coverage_tolerance: float
     drift_coverage_n_min: int
     drift_coverage_min_markets: int
+    postmortem_wrong_threshold: float = 0.7
+    postmortem_max_others: int = 50
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MethodsResource:

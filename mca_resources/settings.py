@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from mca_core.alert_params import SEVERITIES, AlertConfig
 from mca_core.cutoffs import HORIZONS
 from mca_core.drift import DriftThresholds
 from mca_core.segments import LiquidityEdges
@@ -45,6 +46,9 @@ class Settings:
     drift_coverage_tolerance: float = 0.05  # coverage below target minus this fires
     drift_coverage_n_min: int = 200  # ... with at least this many band points
     drift_coverage_min_markets: int = 30  # ... from at least this many markets (clustered standard error)
+    # postmortems (docs/postmortems.md): who gets a report on each cohort day
+    postmortem_wrong_threshold: float = 0.7  # |p_yes - y| at the 1d cutoff from which a market is confidently wrong
+    postmortem_max_others: int = 50  # largest-volume other resolved markets reported per day
     # realtime capture (mca_sensors): window length, markets followed, overlap of consecutive windows, ranking
     rt_window_s: int = 600
     rt_top_n: int = 10
@@ -84,10 +88,27 @@ class Settings:
     tsfm_anon_rate_per_min: float = 30.0  # per client address, before a valid token
     tsfm_max_body_bytes: int = 262_144
     tsfm_conformal_refresh_s: float = 60.0
+    # alerts (docs/alerts.md): rule thresholds as name=value overrides of mca_core.alert_params.AlertConfig
+    alert_rules: str = ""
+    alert_top_n: int = 200  # markets of the intraday evaluation (the forecast refresh's top-N)
+    # sinks: a JSON webhook and a Slack-compatible one (empty = off); secrets, so kept out of repr and logs
+    alert_webhook_url: str = field(default="", repr=False)
+    alert_slack_webhook_url: str = field(default="", repr=False)
+    alert_delivery_min_severity: str = "MED"  # HIGH | MED | FYI: the quietest severity delivered
+    alert_delivery_max_age_s: int = 172_800  # alerts older than this (a backfilled day's) are stored, not sent
+    alert_delivery_attempts: int = 4  # per alert and sink in one delivery run; the next sensor tick retries
+    alert_delivery_backoff_s: float = 0.5  # first retry delay; doubles, full jitter, capped at 8 s
+    alert_delivery_timeout_s: float = 5.0
+    alert_sensor_interval_s: int = 30
+    alert_sensor_enabled: bool = False  # the alert sensor's default status: RUNNING when true
+    alert_run_jobs: str = "daily_job"  # comma-separated jobs whose failed runs raise an alert
 
     def __post_init__(self) -> None:
         self.liquidity_edges()
         self.max_staleness()
+        self.alert_config()
+        if self.alert_delivery_min_severity not in SEVERITIES:
+            raise ValueError(f"MCA_ALERT_DELIVERY_MIN_SEVERITY must be one of {SEVERITIES}")
         try:
             date.fromisoformat(self.partitions_start)
         except ValueError as exc:
@@ -107,6 +128,9 @@ class Settings:
         if missing := [h for h in HORIZONS if h not in limits]:
             raise ValueError(f"MCA_CUTOFF_MAX_STALENESS has no limit for {missing}")
         return limits
+
+    def alert_config(self) -> AlertConfig:
+        return AlertConfig.from_overrides(self.alert_rules)
 
     def drift_thresholds(self) -> DriftThresholds:
         return DriftThresholds(

@@ -36,11 +36,14 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "calib.interval_metrics": ("dt", "method", "band_calibration", "segment_type", "segment", "nominal"),
     "calib.conformal_state": ("dt", "method", "segment"),
     "calib.drift": ("dt", "scope", "detector"),
+    "reports.postmortems": ("dt", "market_id"),
     "rt.ticks": ("dt", "dedupe_key"),
     "rt.bars_1m": ("asset_id", "bucket_start"),
     "rt.bars_5m": ("asset_id", "bucket_start"),
     "rt.capture_runs": ("run_id",),
     "serving.forecast_bands": ("as_of_ts", "market_id", "step"),
+    "alerts.alerts": ("alert_id",),
+    "alerts.deliveries": ("alert_id", "sink"),
 }
 
 
@@ -121,6 +124,33 @@ def upsert_rows(conn: duckdb.DuckDBPyConnection, table: str, key: str, frame: pl
     finally:
         conn.unregister("_upsert_rows")
     return frame.height
+
+
+def insert_new(conn: duckdb.DuckDBPyConnection, table: str, key: str, frame: pl.DataFrame) -> int:
+    """Insert the rows of ``frame`` whose ``key`` is not in ``table`` yet (insert-or-ignore); returns rows added."""
+    if frame.is_empty():
+        return 0
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.register("_new_rows", frame.unique(key, keep="first", maintain_order=True))
+        added = conn.execute(
+            f"INSERT INTO {table} BY NAME SELECT * FROM _new_rows WHERE {key} NOT IN (SELECT {key} FROM {table})"
+        ).fetchall()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.unregister("_new_rows")
+    return int(added[0][0]) if added else 0
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchall()
+    return bool(found[0][0])
 
 
 def partition_hash(conn: duckdb.DuckDBPyConnection, table: str, dt: date | None = None) -> str:

@@ -179,8 +179,9 @@ def forecast_top_markets(
 
 intraday_job = dg.define_asset_job(
     "intraday_refresh",
-    selection=[LIVE_PATHS_KEY, FORECAST_BANDS_KEY],
-    description="The top-N live markets' recent paths, then their bands.",
+    # the alerts stage's intraday evaluation reads these bands; named by key (stages do not import each other)
+    selection=dg.AssetSelection.assets(LIVE_PATHS_KEY, FORECAST_BANDS_KEY, dg.AssetKey(["alerts", "alerts_intraday"])),
+    description="The top-N live markets' recent paths, then their bands, then the rule alerts of the last minutes.",
 )
 intraday_schedule = dg.ScheduleDefinition(
     name="intraday_refresh_every_5m",
@@ -188,5 +189,5 @@ intraday_schedule = dg.ScheduleDefinition(
     job=intraday_job,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,  # the bands the alerts read go stale without it
-    description="Every 5 minutes: recent paths of the top-N live markets (by 24 h volume), then their bands.",
+    description="Every 5 minutes: recent paths of the top-N live markets (by 24 h volume), their bands, their alerts.",
 )

@@ -292,6 +292,49 @@ CREATE TABLE IF NOT EXISTS calib.drift (
     fired BOOLEAN NOT NULL
 );
 
+-- key (dt, market_id): one postmortem per selected market of the cohort dt (docs/postmortems.md); path and
+-- image_path are relative to MCA_DATA_DIR (reports/postmortem/<market_id>_<dt>.md and .svg)
+CREATE TABLE IF NOT EXISTS reports.postmortems (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    markdown VARCHAR NOT NULL,
+    image_path VARCHAR,
+    reason VARCHAR NOT NULL,
+    abs_error DOUBLE
+);
+
+-- alerts ---------------------------------------------------------------------------------------------------------
+-- written by the alerts stage (mca_assets/alerts: rule alerts, daily and intraday) and the alert delivery job
+-- (mca_sensors/alerts: check, drift and run-failure alerts, deliveries); see docs/alerts.md
+
+-- key alert_id (deterministic: the same move or the same failing check always gets the same id); insert-or-ignore
+CREATE TABLE IF NOT EXISTS alerts.alerts (
+    alert_id VARCHAR NOT NULL,
+    dt DATE NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    market_id VARCHAR,
+    source VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    reason_codes VARCHAR[] NOT NULL,
+    evidence VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    first_seen_ts TIMESTAMPTZ NOT NULL,
+    last_seen_ts TIMESTAMPTZ NOT NULL
+);
+
+-- key (alert_id, sink): one row per alert and sink (the sink's name, never its URL)
+CREATE TABLE IF NOT EXISTS alerts.deliveries (
+    alert_id VARCHAR NOT NULL,
+    sink VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    last_error VARCHAR,
+    delivered_ts TIMESTAMPTZ,
+    updated_ts TIMESTAMPTZ NOT NULL
+);
+
 -- realtime ------------------------------------------------------------------------------------------------------
 -- written by the realtime_capture job (mca_sensors) and the rt_bars daily asset; see docs/realtime.md
 

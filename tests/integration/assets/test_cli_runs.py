@@ -25,7 +25,7 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 PER_DAY_TABLES = [
     t
     for t in TABLE_KEYS
-    if t.startswith(("core.", "calib.")) and t not in ("core.market_registry", "core.registry_changes")
+    if t.startswith(("core.", "calib.")) and "dt" in TABLE_KEYS[t] and t != "core.registry_changes"
 ]
 
 
@@ -45,8 +45,8 @@ def cli_env(urls: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:
 
 
 def materialize_cmd(*partition_args: str) -> list[str]:
-    # every daily asset: the forecasts group (serving/forecast_bands) is not partitioned by day
-    select = "not group:forecasts"
+    # every daily asset: the intraday group (core/live_paths, serving/forecast_bands) is not partitioned by day
+    select = "not group:intraday"
     return [DAGSTER, "asset", "materialize", "-m", "mca_assets.definitions", "--select", select, *partition_args]
 
 

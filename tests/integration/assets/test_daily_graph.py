@@ -16,7 +16,8 @@ from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from tests.integration.assets.conftest import Graph
 
 # the tables the daily job writes per day (realtime and serving tables have their own jobs)
-DAILY_TABLES = [t for t in TABLE_KEYS if t.startswith(("core.", "calib.")) and t != "core.market_registry"]
+# (not the registry nor core.live_paths: they have no dt)
+DAILY_TABLES = [t for t in TABLE_KEYS if t.startswith(("core.", "calib.")) and "dt" in TABLE_KEYS[t]]
 
 
 def connect(graph: Graph) -> duckdb.DuckDBPyConnection:

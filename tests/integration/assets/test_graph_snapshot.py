@@ -49,10 +49,11 @@ def test_every_daily_asset_shares_one_utc_partitioning() -> None:
     from mca_assets.partitions import daily_partitions
 
     graph = defs.resolve_asset_graph()
-    # the intraday refresh (core/live_paths, serving/forecast_bands) runs every 5 minutes on the present, not per day
-    intraday = {dg.AssetKey(["core", "live_paths"]), dg.AssetKey(["serving", "forecast_bands"])}
-    partitioned = [graph.get(k).partitions_def for k in graph.get_all_asset_keys() if k not in intraday]
+    # the intraday refresh (core/live_paths, serving/forecast_bands) and the intraday alert evaluation after it run
+    # every 5 minutes on the present, not per day
+    intraday = {("core", "live_paths"), ("serving", "forecast_bands"), ("alerts", "alerts_intraday")}
+    partitioned = [graph.get(k).partitions_def for k in graph.get_all_asset_keys() if tuple(k.path) not in intraday]
     assert partitioned
     assert all(p is daily_partitions for p in partitioned)
-    assert all(graph.get(k).partitions_def is None for k in intraday)
+    assert all(graph.get(dg.AssetKey(list(k))).partitions_def is None for k in intraday)
     assert daily_partitions.timezone == "UTC"

@@ -1,4 +1,5 @@
-"""The forecast_top_markets asset: the service's forecaster in-process over a real DuckDB warehouse and the sandbox."""
+"""The forecast_top_markets asset: the service's forecaster in-process over a real DuckDB warehouse and the sandbox,
+on the paths of the latest intraday refresh (``core.live_paths``)."""
 
 from __future__ import annotations
 
@@ -19,23 +20,26 @@ DT = date(2026, 10, 1)
 
 
 def seed_warehouse(path: str) -> None:
-    """Six live markets (one illiquid, one with a short history) and a closed one that must be skipped."""
+    """Six refreshed live markets (one illiquid, one with a short path) and one of an older refresh (not forecast)."""
     rng = np.random.default_rng(3)
     markets = pl.DataFrame({
         "dt": [DT] * 7, "market_id": [f"m{i}" for i in range(7)], "category": ["politics"] * 7,
-        "closed": [False] * 6 + [True], "volume_usd": [9e5, 8e5, 7e5, 6e5, 5e3, 4e5, 1e7],
+        "closed": [False] * 7, "volume_usd": [9e5, 8e5, 7e5, 6e5, 5e3, 4e5, 1e7],
         "liquidity_bucket": ["HIGH", "HIGH", "HIGH", "HIGH", "LOW", "HIGH", "HIGH"],
     })  # fmt: skip
     start = datetime(2026, 9, 20, tzinfo=UTC)
+    refreshed = start + timedelta(hours=10)
     rows = []
     for i in range(7):
         n = 10 if i == 5 else 100
         p = 1 / (1 + np.exp(-np.cumsum(rng.normal(0, 0.05, n))))
-        rows += [(DT, f"m{i}", f"tok{i}", start + timedelta(hours=h), float(v)) for h, v in enumerate(p)]
-    history = pl.DataFrame(rows, schema=["dt", "market_id", "token_id", "ts", "p"], orient="row")
+        stamp = refreshed - timedelta(hours=1) if i == 6 else refreshed
+        rows += [(f"m{i}", start + timedelta(minutes=5 * k), float(v), "clob.prices_history", stamp)
+                 for k, v in enumerate(p)]  # fmt: skip
+    paths = pl.DataFrame(rows, schema=["market_id", "ts", "p", "source", "refreshed_ts"], orient="row")
     with duckdb.connect(path) as conn:
         ensure_schema(conn)
-        for table, frame in (("core.markets", markets), ("core.price_history", history)):
+        for table, frame in (("core.markets", markets), ("core.live_paths", paths)):
             conn.register("_rows", frame)
             conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
             conn.unregister("_rows")
@@ -56,16 +60,19 @@ def test_forecast_top_markets_writes_valid_bands_with_reasons(tmp_path, sandbox)
     assert checks == {"keys_unique": True, "probabilities_in_range": True, "quantiles_monotone": True}
     with duckdb.connect(path, read_only=True) as conn:
         bands = read_frame(conn, "SELECT * FROM serving.forecast_bands ORDER BY market_id, step")
-    assert bands.height == 6 * 4
-    assert set(bands["market_id"]) == {f"m{i}" for i in range(6)}  # the closed market is not forecast
+    assert bands.height == 5 * 4
+    # m5's path is shorter than the forecaster's minimum (skipped, counted); m6 is not in the latest refresh
+    assert set(bands["market_id"]) == {f"m{i}" for i in range(5)}
     reasons = dict(bands.group_by("market_id").agg(pl.col("fallback_reason").first()).iter_rows())
-    assert reasons == {"m0": None, "m1": None, "m2": None, "m3": None, "m4": "baseline_only_liquidity_bucket",
-                       "m5": "too_few_points"}  # fmt: skip
+    assert reasons == {"m0": None, "m1": None, "m2": None, "m3": None, "m4": "baseline_only_liquidity_bucket"}
     assert bands.filter(pl.col("fallback_reason").is_null())["runtime"].unique().to_list() == ["tollama"]
     m0 = bands.filter(pl.col("market_id") == "m0")
-    assert m0["ts"].to_list() == [datetime(2026, 9, 20, tzinfo=UTC) + timedelta(hours=99 + h) for h in range(1, 5)]
+    last = datetime(2026, 9, 20, tzinfo=UTC) + timedelta(minutes=5 * 99)
+    assert m0["ts"].to_list() == [last + timedelta(minutes=5 * h) for h in range(1, 5)]
     metadata = result.asset_materializations_for_node("serving__forecast_bands")[0].metadata
-    assert metadata["markets"].value == 6
+    assert metadata["markets"].value == 5
+    assert metadata["candidates"].value == 6
+    assert metadata["skipped"].value == {"fewer_than_min_points": 1}
 
 
 def test_monotone_check_fails_on_a_crossed_band(tmp_path, sandbox) -> None:

@@ -1,5 +1,5 @@
 """The postmortems asset on a materialized sandbox day: one report per selected market, numbers equal to the
-warehouse's, byte-identical re-runs, trust and alerts read when their tables exist and named as missing when not."""
+warehouse's, byte-identical re-runs, trust and alerts of the warehouse in the report."""
 
 from __future__ import annotations
 
@@ -136,31 +136,37 @@ def test_rematerializing_is_byte_identical_and_drops_unselected_reports(graph: G
     assert _files(graph) == before
 
 
-def test_trust_and_alerts_are_missing_until_their_tables_exist(graph: Graph) -> None:
+def test_trust_and_alerts_of_the_warehouse_enter_the_report(graph: Graph) -> None:
     worst = _query(graph, "SELECT market_id, markdown FROM reports.postmortems WHERE dt = ? "
                    "ORDER BY abs_error DESC NULLS LAST, market_id LIMIT 1", [graph.dt]).row(0, named=True)  # fmt: skip
-    assert "Missing: trust.trust_scores is not in the warehouse" in _section(worst["markdown"], "Trust history")
-    assert "Missing: alerts.alerts is not in the warehouse" in _section(worst["markdown"], "Alerts before resolution")
+    # the graph's own trust stage scored the market on the day (trust and alerts are daily stages now)
+    own = _query(graph, "SELECT trust_score FROM trust.trust_scores WHERE dt = ? AND market_id = ?",
+                 [graph.dt, worst["market_id"]])["trust_score"]  # fmt: skip
+    assert f"| {graph.dt} | {own[0]:.4f} |" in _section(worst["markdown"], "Trust history")
     resolved = _query(graph, "SELECT resolved_ts FROM core.resolutions WHERE dt = ? AND market_id = ?",
                       [graph.dt, worst["market_id"]])["resolved_ts"][0]  # fmt: skip
     alert_ts = (resolved - timedelta(hours=5)).astimezone(UTC).replace(tzinfo=None)
     day_before = graph.dt - timedelta(days=1)
+    market = worst["market_id"]
     _write(
         graph,
-        "CREATE TABLE trust.trust_scores (dt DATE, market_id VARCHAR, trust_score DOUBLE, formula_version VARCHAR, "
-        "low_confidence BOOLEAN, liquidity DOUBLE, stability DOUBLE, clarity DOUBLE, manipulation DOUBLE, "
-        "time_to_expiry DOUBLE, track_record DOUBLE, clarity_reasons VARCHAR[])",
-        f"INSERT INTO trust.trust_scores VALUES ('{day_before}', '{worst['market_id']}', 41.5, 'v1', false, "
-        "0.9, 0.8, 0.55, 0.2, 1.0, 0.3, ['no_time_zone'])",
-        "CREATE TABLE alerts.alerts (alert_id VARCHAR, dt DATE, ts TIMESTAMPTZ, market_id VARCHAR, source VARCHAR, "
-        "severity VARCHAR, reason_codes VARCHAR[], evidence VARCHAR, message VARCHAR)",
-        f"INSERT INTO alerts.alerts VALUES ('a1', '{graph.dt}', '{alert_ts.isoformat()}+00', '{worst['market_id']}', "
-        "'rule', 'HIGH', ['BAND_BREACH', 'VOLUME_SPIKE'], '{}', 'price outside band')",
+        f"CREATE TABLE trust.saved AS SELECT * FROM trust.trust_scores WHERE market_id = '{market}'",
+        f"DELETE FROM trust.trust_scores WHERE market_id = '{market}'",
+        "INSERT INTO trust.trust_scores BY NAME SELECT * FROM (VALUES "
+        f"('{day_before}'::DATE, '{market}', 41.5, 'v1', false, NULL, 0.9, 0.8, 0.55, 0.2, 1.0, 0.3, NULL, "
+        "'track_record', ['no_time_zone'])) t(dt, market_id, trust_score, formula_version, low_confidence, "
+        "low_confidence_reason, liquidity, stability, clarity, manipulation, time_to_expiry, track_record, "
+        "manipulation_signal, weakest_component, clarity_reasons)",
+        "CREATE TABLE alerts.saved AS SELECT * FROM alerts.alerts",
+        "DELETE FROM alerts.alerts",
+        f"INSERT INTO alerts.alerts VALUES ('a1', '{graph.dt}', '{alert_ts.isoformat()}+00', '{market}', 'rule', "
+        "'HIGH', 'BAND_BREACH', ['BAND_BREACH', 'VOLUME_SPIKE'], '{}', 'price outside band', "
+        f"'{alert_ts.isoformat()}+00', '{alert_ts.isoformat()}+00')",
     )
     try:
         _rematerialize(graph)
         markdown = _query(graph, "SELECT markdown FROM reports.postmortems WHERE dt = ? AND market_id = ?",
-                          [graph.dt, worst["market_id"]])["markdown"][0]  # fmt: skip
+                          [graph.dt, market])["markdown"][0]  # fmt: skip
         history = _table(_section(markdown, "Trust history"))
         assert history == [{"dt": str(day_before), "trust_score": "41.5000", "low_confidence": "no",
                             "weakest_component": "track_record", "weakest_value": "0.3000"}]  # fmt: skip
@@ -177,5 +183,13 @@ def test_trust_and_alerts_are_missing_until_their_tables_exist(graph: Graph) -> 
         first = datetime.combine(graph.dt, datetime.min.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert catch["trust_floor"]["first_at_default"] == first  # the day's score is known at its end
     finally:
-        _write(graph, "DROP TABLE trust.trust_scores", "DROP TABLE alerts.alerts")
+        _write(
+            graph,
+            f"DELETE FROM trust.trust_scores WHERE market_id = '{market}'",
+            "INSERT INTO trust.trust_scores SELECT * FROM trust.saved",
+            "DROP TABLE trust.saved",
+            "DELETE FROM alerts.alerts",
+            "INSERT INTO alerts.alerts SELECT * FROM alerts.saved",
+            "DROP TABLE alerts.saved",
+        )
         _rematerialize(graph)

@@ -1,21 +1,22 @@
 """Trust score 0-100 of every live market of a day, with its six components and low-confidence reasons.
 
-``trust = 100 · Σ w_i · c_i`` over six components in [0, 1] (``docs/trust.md`` gives every
-formula, input and default; the parameters are ``TrustConfig``):
+``trust = 100 · (Σ w_i · c_i) · (1 - score_gate · M)`` over six components in [0, 1]
+(``docs/trust.md`` gives every formula, input and default; the parameters are ``TrustConfig``):
 
 - ``liquidity`` L: 24 h volume and book depth on log scales, and the spread;
 - ``stability`` S: 1 minus the scaled std of the hourly price steps of the path;
 - ``clarity`` Q: the clarity of the question (a ``mca_core.clarity`` scorer's output);
 - ``manipulation`` M: suspicion in [0, 1], the strongest of volume spike, open-interest jump,
-  price jump without volume and reversal; enters the score as ``1 - M``;
+  price jump without volume and reversal; enters the sum as ``1 - M`` and scales the total, so a
+  suspect market cannot buy its trust back with liquidity;
 - ``time_to_expiry`` T: 1 unless the market is near its end date with an unsettled price;
 - ``track_record`` C: ``1 - clip(Brier / 0.25)`` of the market's segment (category × liquidity
   bucket) shrunk toward the neutral value by ``n / (n + prior_n)``.
 
-No look-ahead: only hourly points with ``ts <= as_of`` count, and the segment record is what
-the caller read from the scoreboard of the day before. A missing input never becomes a silent
-default: its component takes ``config.neutral`` and the row lists the reason (and is
-``low_confidence`` when the reason is in ``config.flag_reasons``).
+No look-ahead: only hourly points in ``[as_of - lookback, as_of]`` count, and the segment record
+is what the caller built from forecasts resolved before the day (``segment_records``). A missing
+input never becomes a silent default: its component takes ``config.neutral`` and the row lists
+the reason (and is ``low_confidence`` when the reason is in ``config.flag_reasons``).
 """
 
 from __future__ import annotations

@@ -68,9 +68,10 @@ def world(db: Path) -> None:
     trust = pl.DataFrame({
         "dt": [DAY - timedelta(days=1)] * 3, "market_id": ["m1", "m2", "m3"], "trust_score": [80.0, 75.0, 90.0],
         "formula_version": "v1", "low_confidence": [False, True, False], "clarity": [0.9, 0.9, 0.9],
-        **dict.fromkeys(("liquidity", "stability", "manipulation", "time_to_expiry", "track_record"), [0.8] * 3),
-        "weakest_component": "liquidity", "clarity_reasons": [[], [], []],
-    })  # fmt: skip
+    }).with_columns(  # the other columns of trust.trust_scores (docs/trust.md), which the alerts do not read
+        *(pl.lit(0.8).alias(c) for c in ("liquidity", "stability", "manipulation", "time_to_expiry", "track_record")),
+        weakest_component=pl.lit("liquidity"), clarity_reasons=pl.lit([], dtype=pl.List(pl.String)),
+    )  # fmt: skip
     with duckdb.connect(str(db)) as conn:
         ensure_schema(conn)
         insert(conn, "core.live_paths", pl.concat(live))

@@ -1,6 +1,5 @@
 """The postmortems asset on a materialized sandbox day: one report per selected market, numbers equal to the
-warehouse's, byte-identical re-runs, the alerts stage's rows and thresholds, trust read when its table exists and
-named as missing when not."""
+warehouse's, byte-identical re-runs, trust and alerts of the warehouse in the report."""
 
 from __future__ import annotations
 
@@ -153,66 +152,37 @@ def test_rematerializing_is_byte_identical_and_drops_unselected_reports(graph: G
     assert _files(graph) == before
 
 
-def test_alerts_listed_as_the_warehouse_has_them(graph: Graph) -> None:
-    """The alerts stage is a dependency: every report lists its market's alerts.alerts rows raised before
-    resolution (an independent SQL query), and an added alert appears after a re-run."""
-    rows = _query(graph, "SELECT market_id, markdown FROM reports.postmortems WHERE dt = ?", [graph.dt])
-    expected = _query(
-        graph,
-        "SELECT a.market_id, a.severity, a.source, round(epoch(r.resolved_ts - a.ts) / 3600, 4) AS lead_h "
-        "FROM alerts.alerts a JOIN core.resolutions r ON r.market_id = a.market_id AND r.dt = ? "
-        "WHERE a.ts < r.resolved_ts ORDER BY a.market_id, a.ts, a.alert_id",
-        [graph.dt],
-    )
-    for market_id, markdown in rows.iter_rows():
-        listed = _table(_section(markdown, "Alerts before resolution"))
-        mine = expected.filter(pl.col("market_id") == market_id)
-        assert [(a["severity"], a["source"], float(a["lead_h"])) for a in listed] == list(
-            zip(mine["severity"], mine["source"], mine["lead_h"], strict=True)
-        )
-        if mine.is_empty():
-            assert "No alert fired for this market before resolution." in markdown
-    worst = _worst(graph)
-    alert_ts = (_resolved(graph, worst) - timedelta(hours=5)).astimezone(UTC).replace(tzinfo=None)
-    _write(graph, "INSERT INTO alerts.alerts VALUES ('pm-test', ?, ?::TIMESTAMP || '+00', ?, 'rule', 'HIGH', "
-           "'BAND_BREACH_UP:HIGH', ['BAND_BREACH', 'VOLUME_SPIKE'], '{}', 'price outside band', now(), now())",
-           params=[graph.dt, alert_ts.isoformat(), worst])  # fmt: skip
-    try:
-        _rematerialize(graph)
-        listed = _table(_section(_markdown(graph, worst), "Alerts before resolution"))
-        assert ("HIGH", "5.0000", "BAND_BREACH, VOLUME_SPIKE") in [
-            (a["severity"], a["lead_h"], a["reason_codes"]) for a in listed
-        ]
-    finally:
-        _write(graph, "DELETE FROM alerts.alerts WHERE alert_id = 'pm-test'")
-        _rematerialize(graph)
-
-
-def test_catch_thresholds_are_the_alert_configs(graph: Graph) -> None:
-    catch = {r["rule"]: r for r in _table(_section(_markdown(graph, _worst(graph)), "What would have caught it"))}
-    alerts = graph.settings.alert_config()
-    assert float(catch["volume_spike"]["default"]) == alerts.volume_velocity_min
-    assert float(catch["oi_change"]["default"]) == alerts.oi_change_min
-    assert float(catch["trust_floor"]["default"]) == alerts.min_trust_score
-    assert float(catch["clarity_floor"]["default"]) == alerts.min_clarity
-
-
-def test_trust_is_missing_until_its_table_exists(graph: Graph) -> None:
-    """Until the trust stage ships, the report says trust is missing; a trust table's rows are then read."""
-    worst = _worst(graph)
-    assert "Missing: trust.trust_scores is not in the warehouse" in _section(_markdown(graph, worst), "Trust history")
+def test_trust_and_alerts_of_the_warehouse_enter_the_report(graph: Graph) -> None:
+    worst = _query(graph, "SELECT market_id, markdown FROM reports.postmortems WHERE dt = ? "
+                   "ORDER BY abs_error DESC NULLS LAST, market_id LIMIT 1", [graph.dt]).row(0, named=True)  # fmt: skip
+    # the graph's own trust stage scored the market on the day (trust and alerts are daily stages now)
+    own = _query(graph, "SELECT trust_score FROM trust.trust_scores WHERE dt = ? AND market_id = ?",
+                 [graph.dt, worst["market_id"]])["trust_score"]  # fmt: skip
+    assert f"| {graph.dt} | {own[0]:.4f} |" in _section(worst["markdown"], "Trust history")
+    resolved = _query(graph, "SELECT resolved_ts FROM core.resolutions WHERE dt = ? AND market_id = ?",
+                      [graph.dt, worst["market_id"]])["resolved_ts"][0]  # fmt: skip
+    alert_ts = (resolved - timedelta(hours=5)).astimezone(UTC).replace(tzinfo=None)
     day_before = graph.dt - timedelta(days=1)
+    market = worst["market_id"]
     _write(
         graph,
-        "CREATE TABLE trust.trust_scores (dt DATE, market_id VARCHAR, trust_score DOUBLE, formula_version VARCHAR, "
-        "low_confidence BOOLEAN, liquidity DOUBLE, stability DOUBLE, clarity DOUBLE, manipulation DOUBLE, "
-        "time_to_expiry DOUBLE, track_record DOUBLE, clarity_reasons VARCHAR[])",
-        f"INSERT INTO trust.trust_scores VALUES ('{day_before}', '{worst}', 41.5, 'v1', false, "
-        "0.9, 0.8, 0.55, 0.2, 1.0, 0.3, ['no_time_zone'])",
+        f"CREATE TABLE trust.saved AS SELECT * FROM trust.trust_scores WHERE market_id = '{market}'",
+        f"DELETE FROM trust.trust_scores WHERE market_id = '{market}'",
+        "INSERT INTO trust.trust_scores BY NAME SELECT * FROM (VALUES "
+        f"('{day_before}'::DATE, '{market}', 41.5, 'v1', false, NULL, 0.9, 0.8, 0.55, 0.2, 1.0, 0.3, NULL, "
+        "'track_record', ['no_time_zone'])) t(dt, market_id, trust_score, formula_version, low_confidence, "
+        "low_confidence_reason, liquidity, stability, clarity, manipulation, time_to_expiry, track_record, "
+        "manipulation_signal, weakest_component, clarity_reasons)",
+        "CREATE TABLE alerts.saved AS SELECT * FROM alerts.alerts",
+        "DELETE FROM alerts.alerts",
+        f"INSERT INTO alerts.alerts VALUES ('a1', '{graph.dt}', '{alert_ts.isoformat()}+00', '{market}', 'rule', "
+        "'HIGH', 'BAND_BREACH', ['BAND_BREACH', 'VOLUME_SPIKE'], '{}', 'price outside band', "
+        f"'{alert_ts.isoformat()}+00', '{alert_ts.isoformat()}+00')",
     )
     try:
         _rematerialize(graph)
-        markdown = _markdown(graph, worst)
+        markdown = _query(graph, "SELECT markdown FROM reports.postmortems WHERE dt = ? AND market_id = ?",
+                          [graph.dt, market])["markdown"][0]  # fmt: skip
         history = _table(_section(markdown, "Trust history"))
         assert history == [{"dt": str(day_before), "trust_score": "41.5000", "low_confidence": "no",
                             "weakest_component": "track_record", "weakest_value": "0.3000"}]  # fmt: skip
@@ -225,5 +195,13 @@ def test_trust_is_missing_until_its_table_exists(graph: Graph) -> None:
         first = datetime.combine(graph.dt, datetime.min.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert catch["trust_floor"]["first_at_default"] == first  # the day's score is known at its end
     finally:
-        _write(graph, "DROP TABLE trust.trust_scores")
+        _write(
+            graph,
+            f"DELETE FROM trust.trust_scores WHERE market_id = '{market}'",
+            "INSERT INTO trust.trust_scores SELECT * FROM trust.saved",
+            "DROP TABLE trust.saved",
+            "DELETE FROM alerts.alerts",
+            "INSERT INTO alerts.alerts SELECT * FROM alerts.saved",
+            "DROP TABLE alerts.saved",
+        )
         _rematerialize(graph)

@@ -30,6 +30,7 @@ from mca_assets.normalize import assets as normalize_assets
 from mca_assets.normalize import checks as normalize_checks
 from mca_assets.postmortem import assets as postmortem_assets
 from mca_assets.postmortem import checks as postmortem_checks
+from mca_assets.publish import assets as publish_assets
 from mca_assets.realtime import assets as realtime_assets
 from mca_assets.realtime import checks as realtime_checks
 from mca_assets.registry import assets as registry_assets
@@ -50,7 +51,7 @@ ASSET_MODULES = [
     ingest_assets, normalize_assets, registry_assets, subgraph_assets, history_assets, snapshots_assets,
     labels_assets, cutoff_assets, features_assets, calibration_assets,
     calibration_intervals, calibration_drift, postmortem_assets,
-    realtime_assets, live_assets, forecasts_assets,
+    realtime_assets, live_assets, forecasts_assets, publish_assets,
 ]  # fmt: skip
 CHECK_MODULES = [
     normalize_checks, registry_checks, subgraph_checks, history_checks, snapshots_checks, labels_checks,

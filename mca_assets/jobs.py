@@ -16,6 +16,7 @@ DAILY_GROUPS = (
     "features",
     "calibration",
     "postmortem",
+    "publish",
 )
 
 daily_job = dg.define_asset_job(

@@ -78,12 +78,27 @@ class Settings:
     tsfm_cache_stale_s: float = 120.0
     tsfm_breaker_failures: int = 5
     tsfm_breaker_reset_s: float = 30.0
+    # a model's shared breaker and degradation mode move only on failures from at least this many identities
+    tsfm_min_failing_identities: int = 2
     tsfm_degradation_window_s: float = 300.0
     tsfm_rate_per_min: float = 120.0  # per identity
     tsfm_rate_burst: int = 20
     tsfm_anon_rate_per_min: float = 30.0  # per client address, before a valid token
     tsfm_max_body_bytes: int = 262_144
     tsfm_conformal_refresh_s: float = 60.0
+    # every other route but /health and /metrics: a token bucket per client address
+    read_rate_per_min: float = 600.0
+    read_rate_burst: int = 60
+    # the HTTP server (mca serve): time to send a request's headers, then its body; idle keep-alive; connections
+    serve_header_timeout_s: float = 10.0
+    serve_body_timeout_s: float = 30.0
+    serve_keep_alive_s: float = 5.0
+    serve_max_connections: int = 1000
+    # serving snapshots (mca_resources.serving_snapshot): history kept for the service, superseded files kept
+    serving_history_days: int = 7  # core.price_history of the live markets
+    serving_bars_hours: int = 48  # rt.bars_5m
+    serving_alerts_days: int = 30  # alerts.alerts
+    serving_keep: int = 1  # superseded snapshots kept beside the current one (older ones pruned when unheld)
 
     def __post_init__(self) -> None:
         self.liquidity_edges()

@@ -1,8 +1,12 @@
-"""schemathesis against the OpenAPI of the forecast endpoint: no 5xx, responses match the schema, valid data accepted.
+"""schemathesis over every operation of the OpenAPI, in every phase: no 5xx, responses match the schema, data the
+schema calls valid is accepted, invalid data rejected.
 
-The rules a JSON schema cannot state (quantiles in ascending order, at least one observed ``y``, covariate lengths,
-a served model name) are documented in the schema's descriptions; positive cases are brought in line with them
-before the call, so "schema-valid request rejected" still checks every other field.
+The app has a warehouse with empty tables (the read endpoints answer ``[]``, not 503) and a tollama that is down
+(the forecaster answers from the baseline). The rules a JSON schema cannot state (quantiles ascending with at most
+four decimals, integers written without a fraction, at least one observed ``y``, covariate lengths, a served
+model name, ``model.name`` equal to ``model.model_name`` when both are given) are documented in the schema's
+descriptions; positive cases are brought in line with them before the call, so "schema-valid request rejected"
+still checks every other field.
 """
 
 from __future__ import annotations
@@ -12,34 +16,44 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from mca_resources.settings import Settings
+from mca_resources.warehouse import ensure_schema
 from mca_serving.app import create_app
+from tests.integration.serving.servinglib import token_file
 
 TOKEN = secrets.token_urlsafe(32)
 MODELS = ("sandbox-quantile", "mock")
 _DIR = Path(tempfile.mkdtemp(prefix="mca-schemathesis-"))
-(_DIR / "tokens").write_text(f"fuzzer:{TOKEN}\n")
-APP = create_app(
-    Settings(
-        data_dir=_DIR / "data",
-        tollama_url="http://127.0.0.1:9/tollama",  # down: the fuzzer exercises validation and the fallback path
-        api_tokens_file=_DIR / "tokens",
-        environment="sandbox",
-        tsfm_models=",".join(MODELS),
-        tsfm_rate_per_min=1e9,
-        tsfm_rate_burst=1_000_000,
-    )
+SETTINGS = Settings(
+    data_dir=_DIR / "data",
+    tollama_url="http://127.0.0.1:9/tollama",  # down: the fuzzer exercises validation and the fallback path
+    api_tokens_file=token_file(_DIR / "tokens", f"fuzzer:{TOKEN}\n"),
+    environment="sandbox",
+    tsfm_models=",".join(MODELS),
+    tsfm_rate_per_min=1e9,
+    tsfm_rate_burst=1_000_000,
+    read_rate_per_min=1e9,
+    read_rate_burst=1_000_000,
 )
-schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP).include(path="/tsfm/forecast")
+SETTINGS.data_dir.mkdir(parents=True)
+with duckdb.connect(str(SETTINGS.warehouse_path)) as _conn:
+    ensure_schema(_conn)
+APP = create_app(SETTINGS)
+schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP)
 
 
 def cross_field_valid(body: dict[str, Any]) -> None:
-    """Apply the documented cross-field rules to a schema-valid body."""
+    """Apply the documented cross-field rules to a schema-valid forecast body. JSON Schema calls ``12.0`` an
+    integer; the strict decoder, as documented, wants integers written as integers."""
+    if isinstance(body.get("horizon_steps"), float):
+        body["horizon_steps"] = int(body["horizon_steps"])
     if "quantiles" in body:
-        body["quantiles"] = sorted(body["quantiles"])
+        levels = sorted({min(max(round(q, 4), 0.0001), 0.9999) for q in body["quantiles"]})
+        body["quantiles"] = levels
     y = body.get("y")
     if isinstance(y, list) and all(v is None for v in y):
         y[-1] = 0.5
@@ -47,13 +61,39 @@ def cross_field_valid(body: dict[str, Any]) -> None:
         for key in body.get(name) or {}:
             body[name][key] = [0.0] * length
     model = body.get("model")
-    if isinstance(model, dict) and model.get("name") is not None:
-        model["name"] = MODELS[len(model["name"]) % len(MODELS)]
+    if isinstance(model, dict):
+        for field in ("name", "model_name"):
+            if model.get(field) is not None:
+                model[field] = MODELS[len(model[field]) % len(MODELS)]
+        if model.get("name") is not None and model.get("model_name") is not None:
+            model["model_name"] = model["name"]
+        if model.get("version") is not None and model.get("model_version") is not None:
+            model["model_version"] = model["version"]
 
 
-@schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_forecast_endpoint_conforms(case) -> None:
+def call(case) -> None:  # type: ignore[no-untyped-def]
     if case.meta is not None and case.meta.generation.mode.is_positive and isinstance(case.body, dict):
         cross_field_valid(case.body)
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+@schema.parametrize()
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_conforms(case) -> None:  # type: ignore[no-untyped-def]
+    """The examples, coverage and fuzzing phases, operation by operation."""
+    call(case)
+
+
+class StatefulRun(schema.as_state_machine()):  # type: ignore[misc]
+    """The stateful phase: sequences of calls across operations."""
+
+    def before_call(self, case) -> None:  # type: ignore[no-untyped-def]
+        if case.meta is not None and case.meta.generation.mode.is_positive and isinstance(case.body, dict):
+            cross_field_valid(case.body)
+
+    def get_call_kwargs(self, case) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        return {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+
+
+TestStateful = StatefulRun.TestCase
+TestStateful.settings = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))

@@ -79,8 +79,12 @@ async def run(devtools: str, base: str, loads: int) -> None:
     peer_ms = statistics.median(p[0] for p in peer)
     transfer = max(d[2] for d in dash)
     print(f"dashboard first load (/#/reliability), {loads} cold loads, medians:")
-    print(f"  loadEventEnd      {load_ms:7.1f} ms   (min {min(d[0] for d in dash):.1f}, max {max(d[0] for d in dash):.1f})")
-    print(f"  diagrams drawn    {drawn_ms:7.1f} ms   (min {min(d[1] for d in dash):.1f}, max {max(d[1] for d in dash):.1f})")
+    print(
+        f"  loadEventEnd      {load_ms:7.1f} ms   (min {min(d[0] for d in dash):.1f}, max {max(d[0] for d in dash):.1f})"
+    )
+    print(
+        f"  diagrams drawn    {drawn_ms:7.1f} ms   (min {min(d[1] for d in dash):.1f}, max {max(d[1] for d in dash):.1f})"
+    )
     print(f"  peer /health      {peer_ms:7.1f} ms   ratio load/peer {load_ms / peer_ms:.1f}x")
     print(f"  transfer          {transfer / 1e3:7.1f} kB  (goal < 1000 kB)")
     print(f"  goals: drawn < 1000 ms {'met' if drawn_ms < 1000 else 'MISSED'}; "

@@ -39,7 +39,9 @@ def build_world(root: Path) -> World:
     sandbox = start_sandbox(markets=200, seed=11)
     settings = settings_for(sandbox, root / "data")
     dt = busiest_day(sandbox)
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+    home = root / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
         job = build_definitions(settings).resolve_job_def("daily_job")
         for day in (dt - timedelta(days=1), dt):
             result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False)
@@ -79,12 +81,9 @@ async def run(devtools: str, base: str, loads: int) -> None:
     peer_ms = statistics.median(p[0] for p in peer)
     transfer = max(d[2] for d in dash)
     print(f"dashboard first load (/#/reliability), {loads} cold loads, medians:")
-    print(
-        f"  loadEventEnd      {load_ms:7.1f} ms   (min {min(d[0] for d in dash):.1f}, max {max(d[0] for d in dash):.1f})"
-    )
-    print(
-        f"  diagrams drawn    {drawn_ms:7.1f} ms   (min {min(d[1] for d in dash):.1f}, max {max(d[1] for d in dash):.1f})"
-    )
+    for label, median, index in (("loadEventEnd", load_ms, 0), ("diagrams drawn", drawn_ms, 1)):
+        spread = f"min {min(d[index] for d in dash):.1f}, max {max(d[index] for d in dash):.1f}"
+        print(f"  {label:<17} {median:7.1f} ms   ({spread})")
     print(f"  peer /health      {peer_ms:7.1f} ms   ratio load/peer {load_ms / peer_ms:.1f}x")
     print(f"  transfer          {transfer / 1e3:7.1f} kB  (goal < 1000 kB)")
     print(f"  goals: drawn < 1000 ms {'met' if drawn_ms < 1000 else 'MISSED'}; "

@@ -38,8 +38,11 @@ def assets() -> dict[str, Asset]:
     return {asset.name: asset for asset in load_assets().values()}
 
 
+DEFAULT_CONFIG = DashboardConfig()
+
+
 @cache
-def page_html(config: DashboardConfig = DashboardConfig()) -> bytes:
+def page_html(config: DashboardConfig = DEFAULT_CONFIG) -> bytes:
     """index.html naming the current asset files (``$bokeh_min_js`` ...) and carrying the page's config."""
     urls = {key.replace(".", "_").replace("-", "_"): f"/static/{a.name}" for key, a in load_assets().items()}
     page = Template((OWN_DIR / "index.html").read_text())
@@ -73,8 +76,8 @@ class DashboardController(Controller):
                 "SELECT p.market_id, CAST(p.dt AS VARCHAR), r.question, s.label FROM "
                 "(SELECT market_id, max(dt) AS dt FROM reports.postmortems GROUP BY market_id) p "
                 "LEFT JOIN core.market_registry r USING (market_id) "
-                "LEFT JOIN (SELECT market_id, label FROM core.resolutions "
-                "           QUALIFY row_number() OVER (PARTITION BY market_id ORDER BY dt DESC) = 1) s USING (market_id) "
+                "LEFT JOIN (SELECT market_id, label FROM core.resolutions QUALIFY "
+                "row_number() OVER (PARTITION BY market_id ORDER BY dt DESC) = 1) s USING (market_id) "
                 "ORDER BY p.dt DESC, p.market_id LIMIT ?",
                 [limit],
             ).fetchall()

@@ -85,7 +85,7 @@ const P = () => Bokeh.Plotting;
 async function draw(figure, container, points) {
   container.replaceChildren();
   await P().show(figure, container);
-  container.dataset.points = String(points);  // drawn: the headless check reads this
+  container.dataset.points = String(points);  // drawn (a count, or JSON per horizon): the headless check reads it
 }
 
 function reliabilityFigure(title, bins) {
@@ -184,7 +184,8 @@ async function scoreboardView(params) {
 
 async function reliabilityView(params) {
   const state = { window: params.window || "90d", segment_type: params.segment_type || "all", segment: params.segment || "" };
-  const scores = await api("/scoreboard", { window: state.window, segment_type: state.segment_type });
+  const filters = { window: state.window, segment_type: state.segment_type };  // both at once: one round trip
+  const [scores, allBins] = await Promise.all([api("/scoreboard", filters), api("/reliability", filters)]);
   const segments = [...new Set(scores.map((r) => r.segment))].sort();
   if (!segments.includes(state.segment)) state.segment = segments[0] || "";
   const form = filterForm([
@@ -196,16 +197,18 @@ async function reliabilityView(params) {
     form, charts, h("p", { class: "muted" }, "Dots: the mean forecast of each bin against the observed YES rate (size ~ √n); ",
       "bars: Wilson 95% intervals of the rate; dashed: perfect calibration."));
   if (!state.segment) { charts.append(h("p", { class: "muted" }, "Nothing scored for this segment type.")); return; }
-  const bins = await api("/reliability", state);
-  for (const horizon of HORIZONS) {
-    const mine = bins.filter((b) => b.horizon === horizon && b.p_mean !== null && b.y_rate !== null);
-    if (!mine.length) continue;
+  const bins = allBins.filter((b) => b.segment === state.segment && b.p_mean !== null && b.y_rate !== null);
+  const drawn = HORIZONS.map((horizon) => [horizon, bins.filter((b) => b.horizon === horizon)]).filter(([, b]) => b.length);
+  if (!drawn.length) { charts.append(h("p", { class: "muted" }, "No bins for this segment.")); return; }
+  const figures = drawn.map(([horizon, mine]) => {
     const score = scores.find((r) => r.horizon === horizon && r.segment === state.segment);
-    const box = h("div", { class: "chart", "data-chart": "reliability", "data-horizon": horizon });
-    charts.append(box);
-    await draw(reliabilityFigure(`${horizon} · grade ${score ? grade(score) : "–"} · n ${score?.n ?? "?"}`, mine), box, mine.length);
-  }
-  if (!charts.children.length) charts.append(h("p", { class: "muted" }, "No bins for this segment."));
+    return reliabilityFigure(`${horizon} · grade ${score ? grade(score) : "–"} · n ${score?.n ?? "?"}`, mine);
+  });
+  // one document for every horizon: one layout pass and one shared toolbar
+  const box = h("div", { class: "chart", "data-chart": "reliability" });
+  charts.append(box);
+  const grid = P().gridplot(figures, { ncols: Math.min(figures.length, 4), merge_tools: true, toolbar_location: "right" });
+  await draw(grid, box, JSON.stringify(Object.fromEntries(drawn.map(([horizon, mine]) => [horizon, mine.length]))));
 }
 
 function alertsTable(alerts, fresh = new Set()) {

@@ -116,7 +116,7 @@ def seed_downstream(warehouse: Path, dt: date) -> None:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     sandbox = start_sandbox(markets=200, seed=11)
     data_dir = tmp_path_factory.mktemp("world")
     settings = settings_for(sandbox, data_dir)
@@ -130,4 +130,4 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     world = World(settings, dt, settings.warehouse_path)
     seed_downstream(world.warehouse, dt)
     world.publish()
-    yield world
+    return world

@@ -39,7 +39,10 @@ def live_server(app: Litestar, settings: Settings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def reference_grade(row: dict[str, Any], config: GradeConfig = GradeConfig()) -> str:
+DEFAULT_GRADES = GradeConfig()
+
+
+def reference_grade(row: dict[str, Any], config: GradeConfig = DEFAULT_GRADES) -> str:
     """The documented rule, step by step: the first bound the ECE fits under, a letter off for no skill."""
     ece = row["ece_debiased"] if row["ece_debiased"] is not None else row["ece"]
     if ece is None or ece != ece or not row["n"]:
@@ -51,7 +54,7 @@ def reference_grade(row: dict[str, Any], config: GradeConfig = GradeConfig()) ->
             position = i
             break
     brier, uncertainty = row["brier"], row["uncertainty"]
-    if brier is not None and uncertainty is not None and brier == brier and uncertainty == uncertainty:
-        if brier >= uncertainty:
-            position = min(position + config.no_skill_penalty, len(letters) - 1)
+    known = brier is not None and uncertainty is not None and brier == brier and uncertainty == uncertainty
+    if known and brier >= uncertainty:
+        position = min(position + config.no_skill_penalty, len(letters) - 1)
     return letters[position] + ("?" if row["low_confidence"] else "")

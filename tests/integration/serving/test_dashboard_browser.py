@@ -26,6 +26,20 @@ from tests.integration.serving.dashboardlib import live_server, reference_grade
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
 HORIZONS = ["1h", "4h", "1d", "1w", "1m"]
 ONE_MB = 1_000_000
+#: {horizon: dots} of the drawn reliability diagrams (one grid of figures)
+DRAWN_DIAGRAMS = """(() => {
+  const c = document.querySelector('[data-chart=reliability][data-points]');
+  return c && JSON.parse(c.dataset.points);
+})()"""
+#: figures with a canvas, searched through the nested shadow roots BokehJS renders into: it drew them
+FIGURES_WITH_CANVAS = """(() => {
+  const figures = (root) => [...root.querySelectorAll('*')].flatMap(e =>
+    (e.classList.contains('bk-Figure') ? [e] : []).concat(e.shadowRoot ? figures(e.shadowRoot) : []));
+  const canvasIn = (root) => !!root.querySelector('canvas') ||
+    [...root.querySelectorAll('*')].some(e => e.shadowRoot && canvasIn(e.shadowRoot));
+  const drawn = (f) => !!f.shadowRoot && canvasIn(f.shadowRoot);
+  return figures(document.querySelector('[data-chart=reliability]')).filter(drawn).length;
+})()"""
 
 
 async def show(page, route: str) -> None:
@@ -60,7 +74,8 @@ def own_world(world, tmp_path: Path) -> OwnWorld:
             "GROUP BY t.market_id ORDER BY count(DISTINCT a.alert_id) DESC, t.market_id LIMIT 1"
         ).fetchone()  # type: ignore[misc]
         conn.executemany(
-            "INSERT INTO serving.forecast_bands VALUES (?, ?, ?, ?, ?, ?, ?, 'tollama', 'sandbox-quantile', NULL, true)",
+            "INSERT INTO serving.forecast_bands VALUES (?, ?, ?, ?, ?, ?, ?, 'tollama', 'sandbox-quantile', NULL, "
+            "true)",
             [(last, market_id, k, last + timedelta(hours=k), 0.3, 0.5, 0.7) for k in range(1, 7)],
         )
         publish_snapshot(conn, tmp_path / "data" / "serving", source="test")
@@ -81,7 +96,8 @@ async def test_dashboard_in_headless_chromium(service: str, own_world: OwnWorld,
             await page.goto(f"{service}/#/scoreboard")
             await page.wait_for("document.getElementById('view').dataset.ready === 'true'")
             shown = await page.evaluate(
-                "Object.fromEntries([...document.querySelectorAll('tr[data-row]')].map(r => [r.dataset.row, r.dataset.grade]))"
+                "Object.fromEntries([...document.querySelectorAll('tr[data-row]')]"
+                ".map(r => [r.dataset.row, r.dataset.grade]))"
             )
             latest = rows(own_world.warehouse, "SELECT * FROM calib.scoreboard WHERE \"window\" = '90d' "
                           "AND dt = (SELECT max(dt) FROM calib.scoreboard)")  # fmt: skip
@@ -93,21 +109,15 @@ async def test_dashboard_in_headless_chromium(service: str, own_world: OwnWorld,
 
             # reliability diagrams: one drawn figure per scored horizon, one dot per non-empty bin
             await show(page, "#/reliability")
-            bins = rows(own_world.warehouse, "SELECT horizon, count(*) AS n FROM calib.reliability_bins WHERE \"window\" = '90d' "
-                        "AND segment_type = 'all' AND p_mean IS NOT NULL AND y_rate IS NOT NULL "
-                        "AND dt = (SELECT max(dt) FROM calib.reliability_bins) GROUP BY horizon")  # fmt: skip
+            bins = rows(own_world.warehouse, "SELECT horizon, count(*) AS n FROM calib.reliability_bins "
+                        "WHERE \"window\" = '90d' AND segment_type = 'all' AND p_mean IS NOT NULL "
+                        "AND y_rate IS NOT NULL AND dt = (SELECT max(dt) FROM calib.reliability_bins) "
+                        "GROUP BY horizon")  # fmt: skip
             expected = {r["horizon"]: r["n"] for r in bins}
             assert expected
-            drawn = await page.wait_for(
-                f"(() => {{ const c = [...document.querySelectorAll('[data-chart=reliability][data-points]')];"
-                f" return c.length === {len(expected)} && Object.fromEntries(c.map(e => [e.dataset.horizon, +e.dataset.points])); }})()"
-            )  # fmt: skip
+            drawn = await page.wait_for(DRAWN_DIAGRAMS)
             assert drawn == expected
-            canvases = await page.evaluate(
-                "[...document.querySelectorAll('[data-chart=reliability] .bk-Figure')].filter(f => f.shadowRoot &&"
-                " [...f.shadowRoot.querySelectorAll('*')].some(e => e.shadowRoot && e.shadowRoot.querySelector('canvas'))"
-                " || (f.shadowRoot && f.shadowRoot.querySelector('canvas'))).length"
-            )
+            canvases = await page.evaluate(FIGURES_WITH_CANVAS)
             assert canvases == len(expected)  # BokehJS drew onto a canvas in every figure
             await page.screenshot(ARTIFACTS / "reliability.png")
 

@@ -180,3 +180,8 @@ async def test_dashboard_in_headless_chromium(service: str, own_world: OwnWorld,
             await page.screenshot(ARTIFACTS / "postmortem.png")
 
             assert page.problems == []
+            # the recorder itself: a console error and a failed request on this page are caught
+            await page.evaluate("console.error('probe'); fetch('/static/missing.js').catch(() => null); true")
+            await page.wait_for("new Promise(r => setTimeout(() => r(true), 300))")
+            assert "console.error: probe" in page.problems
+            assert any(p.startswith("HTTP 404") and p.endswith("/static/missing.js") for p in page.problems)

@@ -305,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         up = wait_http(f"{service}/health", 60)
         print(f"service:    {service}  (OpenAPI {service}/schema/openapi.json, metrics {service}/metrics)"
               + ("" if up else f" (not answering yet; see {logs}/service.log)"))  # fmt: skip
+        print(f"dashboard:  {service}/")
         print(try_forecast(service, token))
         window, top = os.environ["MCA_RT_WINDOW_S"], os.environ["MCA_RT_TOP_N"]
         print(f"realtime: realtime_capture_sensor captures {window} s windows of the top {top} markets into rt.bars_1m")

@@ -36,6 +36,7 @@ from mca_serving.controllers.forecast import ForecastController
 from mca_serving.controllers.markets import MarketsController
 from mca_serving.controllers.postmortems import PostmortemController
 from mca_serving.controllers.system import MetricsController, SystemController
+from mca_serving.dashboard.controller import DashboardController
 from mca_serving.errors import SERVER_ERROR_STATUSES, server_error_handler
 from mca_serving.observability import HttpMetrics, observe
 from mca_serving.openapi import close_nested_objects
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MarketsController,
             AlertsController,
             PostmortemController,
+            DashboardController,
             Router("/", route_handlers=[ForecastController], guards=[guard]),
         ],
         lifespan=[lifespan],

@@ -78,6 +78,7 @@ def test_backfill_prints_one_clean_line_per_day_and_the_urls(demo: Demo) -> None
     assert "forecaster: 200 via tollama" in demo.output, demo.output
     assert "not answering" not in demo.output, demo.output
     assert "Dagster UI: http://127.0.0.1:" in demo.output
+    assert "dashboard:  http://127.0.0.1:" in demo.output
     log = demo.data_dir / "logs" / "backfill.log"
     assert f"(run logs: {log})" in demo.output
     assert "STEP_SUCCESS" in log.read_text() or "Finished execution of step" in log.read_text()

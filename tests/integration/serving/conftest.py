@@ -117,8 +117,10 @@ def seed_downstream(warehouse: Path, dt: date) -> None:
               ("rule", "check", "drift")[i % 3], ("HIGH", "MED", "FYI")[i % 3], ["band_breach", f"code{i % 4}"],
               '{"z": 3.1}', f"alert {i}") for i in range(120)],
         )  # fmt: skip
+        if conn.execute("SELECT count(*) FROM reports.postmortems").fetchone()[0]:  # type: ignore[index]
+            return  # the graph's own postmortem stage wrote them
         conn.executemany(
-            "INSERT INTO reports.postmortems VALUES (?, ?, ?, ?)",
+            "INSERT INTO reports.postmortems (dt, market_id, path, markdown) VALUES (?, ?, ?, ?)",
             [(dt, m, f"reports/postmortem/{m}_{dt}.md", f"# Postmortem of {m}\n\nResolved.\n") for m in resolved],
         )
 

@@ -11,9 +11,9 @@ in, writes them to the warehouse and materializes ``alerts/alerts`` again:
   backfilled day; the stand-in is a one-step persistence band issued right after each hourly snapshot, from the
   snapshots before it only (no look-ahead): q50 = last price, q10/q90 = q50 -/+ 1.2816 sigma, sigma the std of the
   previous 12 hourly changes (at least 3), floored at ``SIGMA_FLOOR``;
-- trust: the trust stage (``trust.trust_scores``) is not in this graph yet, and without a row every breach is at
-  most FYI; the stand-in is a neutral row per market (score 100, clarity 1, not low-confidence), so the figures
-  score gates 1 and 2 and the cooldown, not the trust gate.
+- trust: the daily alerts read the trust of the day before, which a one-day harness has not scored, and without a
+  row every breach is at most FYI; the stand-in is a neutral row per market for the day before (score 100, every
+  component 1, not low-confidence), so the figures score gates 1 and 2 and the cooldown, not the trust gate.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ TOLERANCE_S = 3600
 SIGMA_FLOOR = 0.005
 Z90 = 1.2816
 SEVERE = ("HIGH", "MED")
-TRUST_DDL = """CREATE TABLE IF NOT EXISTS trust.trust_scores (dt DATE, market_id VARCHAR, trust_score DOUBLE,
-formula_version VARCHAR, low_confidence BOOLEAN, clarity DOUBLE)"""
 _SNAPSHOTS = "SELECT market_id, ts, p_yes FROM core.market_snapshots WHERE dt BETWEEN ? AND ? AND p_yes IS NOT NULL"
 _SEVERE = "SELECT market_id, epoch(ts)::BIGINT AS ts, severity FROM alerts.alerts WHERE dt = ? AND source = 'rule'"
 
@@ -71,9 +69,11 @@ def write_stand_ins(conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, int
     bands = persistence_bands(snapshots).filter(pl.col("ts").dt.date() == day)
     trust = bands.select(pl.col("market_id").unique().sort()).with_columns(
         dt=pl.lit(day - timedelta(days=1)), trust_score=pl.lit(100.0), formula_version=pl.lit("stand-in"),
-        low_confidence=pl.lit(False), clarity=pl.lit(1.0),
+        low_confidence=pl.lit(False), clarity=pl.lit(1.0), weakest_component=pl.lit("liquidity"),
+        clarity_reasons=pl.lit([], dtype=pl.List(pl.String)),
+        **{c: pl.lit(1.0) for c in ("liquidity", "stability", "time_to_expiry", "track_record")},
+        manipulation=pl.lit(0.0),
     )  # fmt: skip
-    conn.execute(TRUST_DDL)
     for table, frame in (("serving.forecast_bands", bands), ("trust.trust_scores", trust)):
         conn.register("_rows", frame)
         conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")

@@ -156,6 +156,7 @@ def main(n: int) -> None:
     print(f"charts, 1 process:                {t_chart1:7.2f}  {c_chart1:7.2f}  ({per_chart:.1f} ms CPU/chart)")
     print(f"charts, 2 processes:              {t_chart2:7.2f}  {c_chart2:7.2f}")
     print(f"atomic file writes:               {t_write:7.2f}  {c_write:7.2f}")
+    print(f"total, charts in 1 process:       {t_md + t_chart1 + t_write:7.2f}  {c_md + c_chart1 + c_write:7.2f}")
     print(f"total, charts on 2 processes:     {t_md + t_chart2 + t_write:7.2f}  {c_md + c_chart2 + c_write:7.2f}")
     print(f"peer: whole reused figure drawn:  {10 * c_full:7.1f} ms CPU/chart (static-once is "
           f"{10 * c_full / per_chart:.2f}x less CPU)")  # fmt: skip

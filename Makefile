@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MCA_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench release-check clean
 
 $(BIN)/python: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -30,6 +30,10 @@ lint: setup
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The release gate: lint, types, the suite, schemathesis, a short bench pass -> data/release-check/*.md|json
+release-check: setup
+	$(BIN)/python bench/release_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

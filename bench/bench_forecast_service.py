@@ -2,7 +2,7 @@
 
 Two servers, each a single uvicorn worker (uvloop + httptools) pinned to CPU 0 when ``taskset``
 exists: a hello-world Litestar app (``POST /hello``, a msgspec Struct in and out: the framework's ceiling), then
-``mca_serving`` on two paths:
+``mca_serving`` as ``mca serve`` runs it (with its read deadlines, `mca_serving.server`) on two paths:
 
 - baseline path: ``liquidity_bucket = "LOW"`` sends a 512-point series straight to the EWMA baseline (auth guard,
   validation, series preparation, baseline, post-processing, metrics, response);
@@ -68,16 +68,21 @@ def hello_app():  # type: ignore[no-untyped-def]
 
 
 def serve(kind: str, port: int) -> None:
+    """The hello-world app on plain uvicorn; the service as ``mca serve`` runs it (read deadlines included)."""
     import uvicorn
 
     if kind == "hello":
-        app = hello_app()
-    else:
-        from mca_serving.app import create_app
+        uvicorn.run(hello_app(), host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning",
+                    access_log=False)  # fmt: skip
+        return
+    from mca_resources.settings import get_settings
+    from mca_serving.app import create_app
+    from mca_serving.server import server_config
 
-        app = create_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False)  # fmt: skip
+    settings = get_settings()
+    config = server_config(create_app(settings), settings, "127.0.0.1", port, log_level="warning")
+    config.loop = "uvloop"
+    uvicorn.Server(config).run()
 
 
 # --- load generator (child process) ---------------------------------------------------------------------------
@@ -252,6 +257,7 @@ def main() -> None:
     compute_bench()
     token = secrets.token_urlsafe(32)
     tmp = Path(tempfile.mkdtemp(prefix="mca-bench-"))
+    (tmp / "tokens").touch(mode=0o600)  # the service refuses a token file others can read
     (tmp / "tokens").write_text(f"bench:{token}\n")
     sandbox, urls = start_sandbox()
     batch_bench(urls["tollama"])

@@ -19,7 +19,8 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.partitions import daily_partitions
-from mca_resources.dagster_storage import WAREHOUSE_POOL, warehouse_connection
+from mca_resources.dagster_storage import BACKFILL_POLICY as BACKFILL
+from mca_resources.dagster_storage import WRITER_POOL, warehouse_connection
 from mca_resources.errors import ClientError, PaginationError
 from mca_resources.http import RawSink
 from mca_resources.landing import RawLanding
@@ -30,8 +31,14 @@ T = TypeVar("T")
 #: Network-bound assets retry the whole step a few times on top of the clients' own request retries.
 NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
-#: One run can cover a range of days (UI backfills and `--partition-range`); each day is its own transaction.
-BACKFILL = dg.BackfillPolicy.single_run()
+
+def every_day(key: dg.AssetKey) -> dg.AssetDep:
+    """A dependency on every day of ``key``, for an asset whose day d reads earlier days (windows, day-over-day).
+
+    It is the barrier a backfill needs: these days run once every day of ``key`` in the backfill is written, so
+    parallel one-day runs on a DuckLake read what a serial run reads (a job run of one day is not held back).
+    """
+    return dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping())
 
 
 def daily_asset(
@@ -53,7 +60,7 @@ def daily_asset(
         partitions_def=daily_partitions,
         backfill_policy=BACKFILL,
         retry_policy=NETWORK_RETRY if network else None,
-        pool=None if network else WAREHOUSE_POOL,
+        pool=None if network else WRITER_POOL,
         group_name=group,
         kinds={"python"} if network else {"duckdb", "polars"},
         owners=list(owners),

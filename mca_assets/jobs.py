@@ -15,8 +15,10 @@ DAILY_GROUPS = (
     "cutoff",
     "features",
     "calibration",
+    "trust",
     "alerts",
     "postmortem",
+    "publish",
 )
 
 daily_job = dg.define_asset_job(

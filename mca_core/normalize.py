@@ -135,6 +135,8 @@ def _build_market(raw: Mapping[str, Any], parent_event_id: str | None) -> Market
         question_id=opt_id(raw, "questionID"),
         event_id=_first_event_id(raw) or parent_event_id,
         question=opt_text(raw, "question"),
+        description=opt_text(raw, "description"),
+        resolution_source=opt_text(raw, "resolutionSource"),
         slug=opt_text(raw, "slug"),
         category=opt_text(raw, "category"),
         tags=tag_names(raw),

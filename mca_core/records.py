@@ -93,6 +93,8 @@ class Market(msgspec.Struct, frozen=True, kw_only=True):
     question_id: str | None = None
     event_id: str | None = None
     question: str | None = None
+    description: str | None = None
+    resolution_source: str | None = None
     slug: str | None = None
     category: str | None = None
     tags: list[str] = []

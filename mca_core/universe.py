@@ -46,6 +46,8 @@ MARKET_SCHEMA: dict[str, pl.DataType] = {
     "best_ask": pl.Float64(),
     "spread": pl.Float64(),
     "liquidity_bucket": pl.String(),
+    "description": pl.String(),
+    "resolution_source": pl.String(),
 }
 
 _RAW_FIELDS = [name for name in MARKET_SCHEMA if name not in ("dt", "category", "liquidity_bucket")]

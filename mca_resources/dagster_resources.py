@@ -5,8 +5,11 @@ This is the only module of ``mca_resources`` that imports dagster: the clients s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
+from mca_core.trust_params import TrustConfig
 from mca_resources import factory
 from mca_resources.clob import ClobClient
 from mca_resources.gamma import GammaClient
@@ -14,6 +17,7 @@ from mca_resources.http import RawSink
 from mca_resources.settings import Settings
 from mca_resources.subgraph import SubgraphClient
 from mca_resources.tollama import TollamaClient
+from mca_resources.trust_config import load_trust_config
 
 #: resource field -> settings field
 _SETTINGS_FIELDS = {
@@ -97,6 +101,23 @@ class MethodsResource(dg.ConfigurableResource):  # type: ignore[misc]
     def settings(self) -> Settings:
         """The values as settings (validated: a bad edge or staleness spec raises naming its variable)."""
         return Settings(**{name: getattr(self, name) for name in _METHOD_FIELDS})
+
+
+class TrustResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """The trust formula's configuration: the documented defaults, or the file ``MCA_TRUST_CONFIG_FILE`` names.
+
+    A resource so that a run records which file it used (and a launchpad run may name another one).
+    """
+
+    config_file: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrustResource:
+        return cls(config_file=str(settings.trust_config_file or ""))
+
+    def config(self) -> TrustConfig:
+        """The validated config (a bad file raises ``ValueError`` naming it and the field)."""
+        return load_trust_config(Path(self.config_file) if self.config_file else None)
 
 
 class TollamaResource(dg.ConfigurableResource):  # type: ignore[misc]

@@ -16,6 +16,7 @@ from mca_core.alert_params import SEVERITIES, AlertConfig
 from mca_core.cutoffs import HORIZONS
 from mca_core.drift import DriftThresholds
 from mca_core.segments import LiquidityEdges
+from mca_resources.warehouse_target import WarehouseTarget, parse_target
 
 GOLDSKY_SUBGRAPHS = "https://api.goldsky.com/api/public/project_cl6mb8i9h0003e201j6li0diw/subgraphs"
 
@@ -25,6 +26,10 @@ class Settings:
     """Every knob of the platform in one place; the env var of field ``x`` is ``MCA_X``."""
 
     data_dir: Path = Path("./data")
+    # where the warehouse lives (mca_resources.warehouse_target): empty = duckdb:<data_dir>/warehouse.duckdb, or
+    # ducklake:sqlite:<path> | ducklake:postgres:<libpq dsn>, with the lake's Parquet files under lake_data_path
+    warehouse: str = ""
+    lake_data_path: str = ""  # empty: <data_dir>/lake/ (production: an object-store URL the lake can write)
     gamma_url: str = "https://gamma-api.polymarket.com"
     clob_url: str = "https://clob.polymarket.com"
     ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
@@ -65,6 +70,9 @@ class Settings:
     rt_silence_s: float = 2.0  # an uncovered stretch (or a stretch without ticks) longer than this is a silence
     # dead runs (mca_sensors.reaper, docs/operations.md): how often the daemon's reaper sensor looks
     reaper_interval_s: int = 30
+    # trust scores (docs/trust.md): a JSON/TOML file overriding the documented defaults of the formula
+    trust_config_file: Path | None = None
+    trust_low_confidence_warn: float = 0.5  # a day with a larger share of low-confidence trust rows: WARN
     # the forecasting service (mca_serving, docs/serving.md)
     environment: str = "production"  # "production" refuses research_only models at start-up
     tsfm_models: str = "chronos2"  # comma-separated tollama models clients may name; the first is the default
@@ -79,6 +87,8 @@ class Settings:
     tsfm_cache_stale_s: float = 120.0
     tsfm_breaker_failures: int = 5
     tsfm_breaker_reset_s: float = 30.0
+    # a model's shared breaker and degradation mode move only on failures from at least this many identities
+    tsfm_min_failing_identities: int = 2
     tsfm_degradation_window_s: float = 300.0
     tsfm_rate_per_min: float = 120.0  # per identity
     tsfm_rate_burst: int = 20
@@ -99,8 +109,22 @@ class Settings:
     alert_sensor_interval_s: int = 30
     alert_sensor_enabled: bool = False  # the alert sensor's default status: RUNNING when true
     alert_run_jobs: str = "daily_job"  # comma-separated jobs whose failed runs raise an alert
+    # every other route but /health and /metrics: a token bucket per client address
+    read_rate_per_min: float = 600.0
+    read_rate_burst: int = 60
+    # the HTTP server (mca serve): time to send a request's headers, then its body; idle keep-alive; connections
+    serve_header_timeout_s: float = 10.0
+    serve_body_timeout_s: float = 30.0
+    serve_keep_alive_s: float = 5.0
+    serve_max_connections: int = 1000
+    # serving snapshots (mca_resources.serving_snapshot): history kept for the service, superseded files kept
+    serving_history_days: int = 7  # core.price_history of the live markets
+    serving_bars_hours: int = 48  # rt.bars_5m
+    serving_alerts_days: int = 30  # alerts.alerts
+    serving_keep: int = 1  # superseded snapshots kept beside the current one (older ones pruned when unheld)
 
     def __post_init__(self) -> None:
+        self.warehouse_target()
         self.liquidity_edges()
         self.max_staleness()
         self.alert_config()
@@ -137,6 +161,9 @@ class Settings:
             self.drift_coverage_n_min,
             self.drift_coverage_min_markets,
         )
+
+    def warehouse_target(self) -> WarehouseTarget:
+        return parse_target(self.warehouse, self.data_dir, self.lake_data_path)
 
     @property
     def warehouse_path(self) -> Path:

@@ -7,8 +7,10 @@ reader or a crash never sees a half-written partition and re-materializing a par
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -29,6 +31,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "core.cutoff_snapshots": ("dt", "market_id", "horizon"),
     "core.features": ("dt", "market_id", "ts"),
     "core.market_registry": ("market_id",),
+    "trust.trust_scores": ("dt", "market_id"),
     "calib.scoreboard": ("dt", '"window"', "horizon", "segment_type", "segment"),
     "calib.reliability_bins": ("dt", '"window"', "horizon", "segment_type", "segment", "bin"),
     "calib.forecast_bands": ("dt", "method", "band_calibration", "market_id", "origin_ts", "step"),
@@ -46,14 +49,47 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A DuckLake commit that loses a race on its catalog (SQLite "database is locked", a concurrent delete of the same
+#: file) aborts with TransactionException; the whole transaction is replayed this many times, with growing pauses.
+COMMIT_ATTEMPTS = 8
+COMMIT_BACKOFF_S = 0.1
+
+
+def in_transaction(conn: duckdb.DuckDBPyConnection, body: Callable[[], object]) -> None:
+    """Run ``body`` in one transaction, replayed from the start when the commit loses a race (DuckLake writers).
+
+    Each attempt sees the latest committed state, so a replay gives what a serial writer would have written.
+    """
+    for attempt in range(COMMIT_ATTEMPTS):
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            body()
+            conn.execute("COMMIT")
+            return
+        except duckdb.TransactionException:
+            _rollback(conn)
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(COMMIT_BACKOFF_S * 2**attempt)
+        except BaseException:
+            _rollback(conn)
+            raise
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
+    with contextlib.suppress(duckdb.TransactionException):
+        conn.execute("ROLLBACK")
+
+
 @cache
 def schema_sql() -> str:
     return resources.files("mca_resources").joinpath("sql", "schema.sql").read_text()
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every schema and table if missing (idempotent)."""
-    conn.execute(schema_sql())
+    """Create every schema and table if missing (idempotent; two lake writers creating them at once replay)."""
+    in_transaction(conn, lambda: conn.execute(schema_sql()))
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -84,17 +120,17 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, table: str, dt: date, fra
     if frame.height and (frame["dt"] != dt).any():
         raise ValueError(f"{table}: every row must belong to partition {dt}")
     ordered = frame.select(columns)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+
+    def replace() -> None:
         conn.execute(f"DELETE FROM {table} WHERE dt = ?", [dt])
         if ordered.height:
-            conn.register("_partition_rows", ordered)
             conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _partition_rows")
-            conn.unregister("_partition_rows")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+
+    conn.register("_partition_rows", ordered)
+    try:
+        in_transaction(conn, replace)
+    finally:
+        conn.unregister("_partition_rows")
     return ordered.height
 
 
@@ -111,15 +147,14 @@ def read_frame(
 
 def upsert_rows(conn: duckdb.DuckDBPyConnection, table: str, key: str, frame: pl.DataFrame) -> int:
     """Replace the rows of ``table`` whose ``key`` appears in ``frame`` with ``frame``, in one transaction."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.register("_upsert_rows", frame)
+
+    def upsert() -> None:
         conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _upsert_rows)")
         conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _upsert_rows")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+
+    conn.register("_upsert_rows", frame)
+    try:
+        in_transaction(conn, upsert)
     finally:
         conn.unregister("_upsert_rows")
     return frame.height

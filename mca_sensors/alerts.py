@@ -26,7 +26,7 @@ from dagster_duckdb import DuckDBResource
 
 from mca_core.event_alerts import check_alert, run_alert
 from mca_resources.alert_delivery import deliver_pending, sinks_from_settings
-from mca_resources.dagster_storage import WAREHOUSE_POOL, warehouse_connection
+from mca_resources.dagster_storage import WRITER_POOL, warehouse_connection
 from mca_resources.settings import Settings, get_settings
 
 JOB_NAME = "alert_delivery"
@@ -74,7 +74,7 @@ def _write_events(conn: Any, events: list[dict[str, Any]]) -> None:
         conn.unregister("_events")
 
 
-@dg.op(pool=WAREHOUSE_POOL)
+@dg.op(pool=WRITER_POOL)
 def record_and_deliver(context: dg.OpExecutionContext, config: AlertEventsConfig, warehouse: DuckDBResource) -> None:
     """Write the sensor's check/drift/run alerts, then deliver every pending alert to every configured sink."""
     events = json.loads(config.events)

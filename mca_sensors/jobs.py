@@ -21,7 +21,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from mca_resources.dagster_resources import PolymarketResource
-from mca_resources.dagster_storage import WAREHOUSE_POOL, StorageResource, warehouse_connection
+from mca_resources.dagster_storage import WRITER_POOL, StorageResource, warehouse_connection
 from mca_resources.stream import StreamConfig
 from mca_sensors.capture import CaptureSummary, capture_to_spool
 from mca_sensors.load import load_capture
@@ -97,7 +97,7 @@ def capture_window(
     return dg.Output(payload, metadata=coverage_metadata(summary))
 
 
-@dg.op(pool=WAREHOUSE_POOL, tags={"kind": "duckdb"})
+@dg.op(pool=WRITER_POOL, tags={"kind": "duckdb"})
 def load_capture_op(context: dg.OpExecutionContext, summary: dict, warehouse: DuckDBResource) -> dg.Output[dict]:  # type: ignore[type-arg]
     """Dedupe the spool and write rt.ticks, rt.bars_1m, rt.bars_5m and rt.capture_runs in one transaction."""
     capture = CaptureSummary.from_json(summary)

@@ -39,7 +39,9 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from mca_resources.dagster_storage import target_of
 from mca_resources.settings import Settings
+from mca_resources.warehouse_target import WarehouseTarget, connect
 from mca_sensors.jobs import CONNECTED_TAG, JOB_NAME, WINDOW_END_TAG, WINDOW_START_TAG, realtime_capture
 
 SENSOR_NAME = "realtime_capture_sensor"
@@ -57,12 +59,12 @@ LIMIT ?
 """
 
 
-def top_assets(database: str, n: int, rank_by: str) -> list[str] | None:
+def top_assets(target: WarehouseTarget, n: int, rank_by: str) -> list[str] | None:
     """Token ids of the top-``n`` live markets, or None when the warehouse cannot be read right now."""
     if rank_by not in RANK_COLUMNS:
         raise ValueError(f"rt_rank_by must be one of {RANK_COLUMNS}, got {rank_by!r}")
     try:
-        with duckdb.connect(database, read_only=True) as conn:
+        with connect(target, read_only=True) as conn:
             rows = conn.execute(TOP_MARKETS_SQL.format(rank=rank_by), [n]).fetchall()
     except duckdb.Error:
         return None
@@ -129,7 +131,7 @@ def build_realtime_sensor(settings: Settings) -> dg.SensorDefinition:
         else:
             start = datetime.fromtimestamp(math.ceil((now + lead).timestamp()), UTC)
         end = start + window
-        assets = top_assets(warehouse.database, settings.rt_top_n, settings.rt_rank_by)
+        assets = top_assets(target_of(warehouse), settings.rt_top_n, settings.rt_rank_by)
         if assets is None:
             assets = cursor.get("assets") or []
         if not assets:

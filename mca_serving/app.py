@@ -1,7 +1,9 @@
 """The Litestar app factory: settings read once, guards built once, the lifespan owns the tollama HTTP client.
 
-Start-up fails (before serving anything) on a token file with a placeholder or short token and on a production
-configuration that names a research-only or unknown model.
+The read endpoints answer from the published serving snapshots only (`SnapshotReader`); the warehouse is never
+opened. Start-up fails (before serving anything) on a token file with a placeholder or short token or open to group or
+others, and on a production configuration that names a research-only or unknown model. Every route goes through
+`policy.RequestPolicy` (address rate limit, query parameters checked); every 5xx is logged with a request id.
 """
 
 from __future__ import annotations
@@ -23,11 +25,22 @@ from mca_resources.http import HttpUpstream, RetryPolicy
 from mca_resources.settings import Settings, get_settings
 from mca_resources.tollama import TollamaClient
 from mca_serving.auth import AuthGuard, load_token_digests
+from mca_serving.calibration_metrics import CalibrationCollector
+from mca_serving.controllers.alerts import AlertsController
+from mca_serving.controllers.calibration import (
+    CalibrationQualityController,
+    ReliabilityController,
+    ScoreboardController,
+)
 from mca_serving.controllers.forecast import ForecastController
-from mca_serving.controllers.read import MarketsController, ScoreboardController
+from mca_serving.controllers.markets import MarketsController
+from mca_serving.controllers.postmortems import PostmortemController
 from mca_serving.controllers.system import MetricsController, SystemController
+from mca_serving.errors import SERVER_ERROR_STATUSES, server_error_handler
+from mca_serving.observability import HttpMetrics, observe
 from mca_serving.openapi import close_nested_objects
-from mca_serving.warehouse_reader import WarehouseReader
+from mca_serving.policy import RequestPolicy
+from mca_serving.snapshot_reader import SnapshotReader
 
 UPSTREAM_CONCURRENCY = 64
 
@@ -35,7 +48,9 @@ UPSTREAM_CONCURRENCY = 64
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     metrics = ServiceMetrics()
-    reader = WarehouseReader(settings.warehouse_path)
+    http_metrics = HttpMetrics(metrics.registry)
+    reader = SnapshotReader(settings.serving_dir, on_switch=http_metrics.snapshot_switches.inc)
+    metrics.registry.register(CalibrationCollector(reader.query))  # mca_calibration_* for the alert rules
     conformal = ConformalStates(reader.query, settings.tsfm_conformal_refresh_s)
     forecaster = Forecaster(settings, None, metrics, conformal)  # raises LicenseError on a forbidden model
     auth = AuthGuard(
@@ -44,6 +59,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         per_address=KeyedTokenBuckets(settings.tsfm_anon_rate_per_min / 60.0, max(1, settings.tsfm_rate_burst // 2)),
         metrics=metrics,
     )
+    policy = RequestPolicy(
+        KeyedTokenBuckets(settings.read_rate_per_min / 60.0, settings.read_rate_burst), metrics=metrics
+    )
+    on_server_error = server_error_handler(metrics)
 
     async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         # a plain function: Litestar deep-copies route handlers, and the guard's state must stay shared
@@ -66,16 +85,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             forecaster.tollama = None
             await http.aclose()
+            reader.close()
 
     app = Litestar(
         route_handlers=[
             SystemController,
             MetricsController,
             ScoreboardController,
+            ReliabilityController,
+            CalibrationQualityController,
             MarketsController,
+            AlertsController,
+            PostmortemController,
             Router("/", route_handlers=[ForecastController], guards=[guard]),
         ],
         lifespan=[lifespan],
+        before_request=policy,
+        middleware=[observe(http_metrics)],
+        exception_handlers=dict.fromkeys(SERVER_ERROR_STATUSES, on_server_error),
         request_max_body_size=settings.tsfm_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="mca",
@@ -85,6 +112,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     close_nested_objects(app.openapi_schema)
+    policy.bind(app)
     # set after construction: Litestar deep-copies an initial state mapping, and these hold locks and clients
     app.state.forecaster, app.state.metrics, app.state.reader = forecaster, metrics, reader
+    app.state.http_metrics = http_metrics
     return app

@@ -3,7 +3,8 @@
 Tokens come from ``MCA_API_TOKENS_FILE``: one ``identity:token`` per line (``#`` comments and blank lines
 ignored), or ``identity:sha256:<64 hex>`` for a token stored as its digest. Only sha256 digests are kept in
 memory; a presented token is hashed and compared in constant time, as bytes, against every digest (a non-ASCII
-token can therefore never raise). Placeholder or short tokens refuse to start the service. Missing and invalid
+token can therefore never raise). Placeholder or short tokens, and a file that group or others may read or write
+(as ssh refuses such a private key), refuse to start the service. Missing and invalid
 tokens get the same 401 with ``WWW-Authenticate: Bearer``. Requests without a valid token are rate limited per
 client address before they can guess; valid ones per identity. No token, header or digest is ever logged.
 """
@@ -14,6 +15,7 @@ import hashlib
 import hmac
 import math
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ MAX_HEADER_LENGTH = 1024
 _PLACEHOLDERS = ("changeme", "change_me", "secret", "password", "example", "placeholder", "token", "test", "xxx")
 _DIGEST = re.compile(r"^sha256:([0-9a-f]{64})$")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mca"'}
+IDENTITY_KEY = "mca_identity"  # in the connection's scope["state"], for the handler
 
 
 class TokenFileError(ValueError):
@@ -54,9 +57,14 @@ def load_token_digests(path: Path | None) -> dict[bytes, str]:
     if path is None:
         return {}
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
         lines = path.read_text().splitlines()
     except OSError as exc:
         raise TokenFileError(f"cannot read the token file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise TokenFileError(
+            f"the token file {path} is accessible by group or others (mode {mode:04o}); run chmod 600 {path}"
+        )
     digests: dict[bytes, str] = {}
     for number, line in enumerate(lines, start=1):
         text = line.strip()
@@ -118,6 +126,7 @@ class AuthGuard:
             self.metrics.auth_failures.labels(reason="missing" if not header else "invalid").inc()
             raise NotAuthorizedException(detail="a valid bearer token is required", headers=_CHALLENGE)
         self._throttle(self.per_identity, identity)
+        connection.scope.setdefault("state", {})[IDENTITY_KEY] = identity
 
 
 class GuardedPost(HTTPRouteHandler):

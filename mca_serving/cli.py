@@ -1,4 +1,5 @@
-"""``mca serve --host H --port P``: the HTTP service in one uvicorn worker (the guards' state is per process)."""
+"""``mca serve --host H --port P``: the HTTP service in one uvicorn worker (the guards' state is per process), with
+the read deadlines and connection limit of `mca_serving.server`."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from mca_serving.app import create_app
+    from mca_serving.server import server_config
 
+    settings = get_settings()
     try:
-        app = create_app(get_settings())
+        app = create_app(settings)
     except (TokenFileError, LicenseError, ValueError) as exc:
         print(f"mca serve: refusing to start: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.Server(server_config(app, settings, args.host, args.port, args.log_level)).run()
     return 0

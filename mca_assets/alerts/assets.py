@@ -16,7 +16,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.alerts.inputs import rule_alerts
-from mca_assets.common import WAREHOUSE_POOL, daily_asset, partition_dates, warehouse_connection
+from mca_assets.common import WRITER_POOL, daily_asset, partition_dates, warehouse_connection
 from mca_assets.forecasts.assets import FORECAST_BANDS_KEY
 from mca_assets.live.assets import LIVE_PATHS_KEY
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
@@ -91,7 +91,7 @@ class AlertsIntradayConfig(dg.Config):
     group_name="alerts",
     kinds={"duckdb", "polars"},
     owners=["team:research"],
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     description="Rule alerts of the last minutes for the live top-N; run right after each forecast refresh.",
 )
 def alerts_intraday(

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection
+from mca_assets.common import BACKFILL, WRITER_POOL, every_day, partition_dates, preview, warehouse_connection
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.partitions import daily_partitions
 from mca_core.cutoffs import HORIZONS
@@ -45,15 +45,16 @@ def _image_md(svg: str) -> dg.MetadataValue:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(SCOREBOARD_KEY, deps=[CUTOFFS_KEY], group_name="calibration", kinds={"duckdb", "polars"},
+        dg.AssetSpec(SCOREBOARD_KEY, deps=[every_day(CUTOFFS_KEY)],
+                     group_name="calibration", kinds={"duckdb", "polars"},
                      owners=["team:research"], description="Brier (bootstrap interval over events), log loss, ECE, "
                      "debiased ECE, Murphy decomposition, logistic slope/intercept by window, horizon, segment."),
-        dg.AssetSpec(BINS_KEY, deps=[CUTOFFS_KEY], group_name="calibration", kinds={"duckdb", "polars"},
+        dg.AssetSpec(BINS_KEY, deps=[every_day(CUTOFFS_KEY)], group_name="calibration", kinds={"duckdb", "polars"},
                      owners=["team:research"], description="Reliability diagram points with Wilson intervals."),
     ],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     code_version="1",
 )  # fmt: skip
 def scoreboard(context: dg.AssetExecutionContext, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.calibration.intervals import BANDS_KEY
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection
+from mca_assets.common import BACKFILL, WRITER_POOL, every_day, partition_dates, preview, warehouse_connection
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.partitions import daily_partitions
 from mca_core.drift import DriftReport, DriftThresholds, drift_report
@@ -69,10 +69,10 @@ def drift_rows(cutoffs: pl.DataFrame, bands: pl.DataFrame, dt: date, thresholds:
 
 @dg.asset(
     key=DRIFT_KEY,
-    deps=[CUTOFFS_KEY, BANDS_KEY],
+    deps=[every_day(CUTOFFS_KEY), BANDS_KEY],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     group_name="calibration",
     kinds={"duckdb", "polars"},
     owners=["team:research"],

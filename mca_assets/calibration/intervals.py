@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import BACKFILL, WAREHOUSE_POOL, partition_dates, preview, warehouse_connection
+from mca_assets.common import BACKFILL, WRITER_POOL, every_day, partition_dates, preview, warehouse_connection
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.labels.assets import RESOLUTIONS_KEY
 from mca_assets.partitions import daily_partitions
@@ -53,21 +53,26 @@ def _state_rows(states: dict[str, ConformalState], dt: date) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+#: the backtest of day d reads the price paths of the markets resolved in the 30 days up to d
+BACKTEST_DEPS = [every_day(PRICE_HISTORY_KEY), every_day(RESOLUTIONS_KEY)]
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(BANDS_KEY, deps=[PRICE_HISTORY_KEY, RESOLUTIONS_KEY], group_name="calibration",
+        dg.AssetSpec(BANDS_KEY, deps=BACKTEST_DEPS,
+                     group_name="calibration",
                      kinds={"duckdb", "polars"}, owners=["team:research"],
                      description="q10/q50/q90 baseline bands on held-out origins, raw and conformal, with outcomes."),
-        dg.AssetSpec(INTERVAL_METRICS_KEY, deps=[PRICE_HISTORY_KEY, RESOLUTIONS_KEY], group_name="calibration",
+        dg.AssetSpec(INTERVAL_METRICS_KEY, deps=BACKTEST_DEPS, group_name="calibration",
                      kinds={"duckdb", "polars"}, owners=["team:research"],
                      description="Coverage, width, Winkler, pinball and CRPS of the 80 % bands, raw and conformal."),
-        dg.AssetSpec(CONFORMAL_STATE_KEY, deps=[PRICE_HISTORY_KEY, RESOLUTIONS_KEY], group_name="calibration",
+        dg.AssetSpec(CONFORMAL_STATE_KEY, deps=BACKTEST_DEPS, group_name="calibration",
                      kinds={"duckdb", "polars"}, owners=["team:research"],
                      description="Mondrian conformal adjustment per method and liquidity bucket (pooled fallback)."),
     ],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     code_version="1",
 )  # fmt: skip
 def interval_backtest(context: dg.AssetExecutionContext, config: IntervalConfig, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]

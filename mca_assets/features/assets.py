@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.checklib import non_empty_spec
 from mca_assets.common import (
     daily_asset,
+    every_day,
     partition_dates,
     preview,
     warehouse_connection,
@@ -31,7 +32,7 @@ FEATURES_KEY = dg.AssetKey(["core", "features"])
     FEATURES_KEY,
     group="features",
     description="Returns, volatility, volume velocity, open-interest change, time to expiry, liquidity, spread.",
-    deps=[SNAPSHOTS_KEY],
+    deps=[every_day(SNAPSHOTS_KEY)],
     owners=["team:research"],
     check_specs=[non_empty_spec(FEATURES_KEY, dg.AssetCheckSeverity.WARN)],
 )
@@ -45,7 +46,10 @@ def features(
             snapshots = read_frame(
                 conn,
                 "SELECT dt, market_id, ts, p_yes, best_bid, best_ask, volume_usd, open_interest_usd, liquidity_usd, "
-                "end_ts FROM core.market_snapshots WHERE dt BETWEEN ? AND ?",
+                "end_ts FROM core.market_snapshots WHERE dt BETWEEN ? AND ? "
+                # the day before's close-of-day row stands at 00:00 of dt, where dt may have its own first point:
+                # the day's own row wins
+                "QUALIFY row_number() OVER (PARTITION BY market_id, ts ORDER BY dt DESC) = 1",
                 [dt - timedelta(days=1), dt],
             )
             built = build_features(snapshots, config)

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import WAREHOUSE_POOL, warehouse_connection
+from mca_assets.common import WRITER_POOL, warehouse_connection
 from mca_assets.live.assets import LIVE_PATHS_KEY
 from mca_core.series_prep import freq_seconds
 from mca_resources.dagster_resources import TollamaResource
@@ -128,7 +128,7 @@ def _rows(series: pl.DataFrame, answers: list[ForecastOut], as_of: datetime, ste
     group_name="intraday",
     kinds={"duckdb", "polars"},
     owners=["team:research"],
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     description="q10/q50/q90 bands for the top-N live markets from the service's forecaster (for the alert gates).",
 )
 def forecast_top_markets(
@@ -180,8 +180,14 @@ def forecast_top_markets(
 intraday_job = dg.define_asset_job(
     "intraday_refresh",
     # the alerts stage's intraday evaluation reads these bands; named by key (stages do not import each other)
-    selection=dg.AssetSelection.assets(LIVE_PATHS_KEY, FORECAST_BANDS_KEY, dg.AssetKey(["alerts", "alerts_intraday"])),
-    description="The top-N live markets' recent paths, then their bands, then the rule alerts of the last minutes.",
+    selection=dg.AssetSelection.assets(
+        LIVE_PATHS_KEY,
+        FORECAST_BANDS_KEY,
+        dg.AssetKey(["alerts", "alerts_intraday"]),
+        dg.AssetKey(["serving", "snapshot_intraday"]),
+    ),
+    description="The top-N live markets' recent paths, their bands, the rule alerts of the last minutes, then a "
+    "published snapshot for the service.",
 )
 intraday_schedule = dg.ScheduleDefinition(
     name="intraday_refresh_every_5m",

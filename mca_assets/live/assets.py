@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import WAREHOUSE_POOL, Progress, preview, warehouse_connection
+from mca_assets.common import WRITER_POOL, Progress, preview, warehouse_connection
 from mca_assets.normalize.assets import MARKETS_KEY
 from mca_core.live_paths import LIVE_PATH_SCHEMA, LivePathRules, bar_points, captured_markets
 from mca_resources.clob import ClobClient
@@ -64,7 +64,7 @@ async def _histories(client: ClobClient, tokens: list[str], start: datetime, end
     group_name="intraday",
     kinds={"duckdb", "polars"},
     owners=["team:data"],
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     description="The last day's 5-minute path of each top-N live market: capture bars where they cover it, CLOB "
     "price history otherwise.",
 )

@@ -12,7 +12,8 @@ from dagster_duckdb import DuckDBResource
 
 from mca_assets.common import (
     BACKFILL,
-    WAREHOUSE_POOL,
+    WRITER_POOL,
+    every_day,
     partition_dates,
     preview,
     warehouse_connection,
@@ -33,17 +34,18 @@ def _sql(name: str) -> str:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            REGISTRY_KEY, deps=[MARKETS_KEY], group_name="registry", kinds={"duckdb"}, owners=["team:data"],
+            REGISTRY_KEY, deps=[every_day(MARKETS_KEY)],
+            group_name="registry", kinds={"duckdb"}, owners=["team:data"],
             description="Latest identity of every market ever seen (ids, slug, question, tokens), first/last day seen.",
         ),
         dg.AssetSpec(
-            CHANGES_KEY, deps=[MARKETS_KEY], group_name="registry", kinds={"duckdb"}, owners=["team:data"],
+            CHANGES_KEY, deps=[every_day(MARKETS_KEY)], group_name="registry", kinds={"duckdb"}, owners=["team:data"],
             description="Tracked fields (slug, question, category, ids) that changed, with old and new values.",
         ),
     ],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL,
-    pool=WAREHOUSE_POOL,
+    pool=WRITER_POOL,
     code_version="1",
 )  # fmt: skip
 def market_registry(context: dg.AssetExecutionContext, warehouse: DuckDBResource):  # type: ignore[no-untyped-def]

@@ -5,6 +5,10 @@ Path of a request: series preparation (too few points, long gaps, illiquid → b
 then tollama with a total timeout and, in normal mode, one retry with jitter. A failed call serves a stale
 cached answer (stale-if-error) when one is young enough, else the baseline with ``tollama_error:<reason>``. Every
 band, from whichever source, goes through the same post-processing, so a client always gets a valid band.
+
+Breakers and degradation modes are per model (a process has one tollama), and fed with the identity each call was
+made for: one identity's failures cut that identity off, and move the model's shared state only when other
+identities' calls fail too (``MCA_TSFM_MIN_FAILING_IDENTITIES``), so one client cannot degrade the others.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import msgspec
@@ -22,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mca_core.baselines import BASELINES
-from mca_core.breaker import CircuitBreaker
+from mca_core.breaker import IdentityBreakers
 from mca_core.degradation import DegradationMonitor, DegradationPolicy, Mode
 from mca_core.model_registry import check_models
 from mca_core.postprocess import postprocess
@@ -46,6 +51,10 @@ log = logging.getLogger("mca.serving")
 FloatArray = npt.NDArray[np.float64]
 Outcome = Literal["ok", "cache_hit", "stale", "baseline"]
 RETRY_JITTER_S = (0.05, 0.15)
+#: The identity of calls made in-process (the batch asset), where no bearer token names one.
+LOCAL_IDENTITY = "local"
+#: Canonical encoding for cache keys: dict keys sorted, so {"a", "b"} and {"b", "a"} share an entry.
+_CANONICAL = msgspec.json.Encoder(order="sorted")
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,15 @@ class ModelAnswer:
 
     raw: FloatArray
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelGuards:
+    """The guards' state of one model: its breakers (shared and per identity) and its degradation mode."""
+
+    model: str
+    breakers: IdentityBreakers
+    degradation: DegradationMonitor
 
 
 @dataclass
@@ -89,7 +107,7 @@ def _tollama_freq(freq: str) -> str:
 
 
 class Forecaster:
-    """Holds the guards' state (breaker, degradation monitor, cache) for one process."""
+    """Holds the guards' state (breakers and degradation monitor per model, the cache) for one process."""
 
     def __init__(
         self,
@@ -108,22 +126,38 @@ class Forecaster:
         self.tollama = tollama
         self.metrics = metrics
         self.conformal = conformal
-        self.breaker = CircuitBreaker(
-            settings.tsfm_breaker_failures,
-            settings.tsfm_breaker_reset_s,
-            clock=clock,
-            on_transition=metrics.on_transition,
-        )
-        self.degradation = DegradationMonitor(
-            DegradationPolicy(window_s=settings.tsfm_degradation_window_s), clock=clock
-        )
+        self._clock = clock
+        self.model_guards: dict[str, ModelGuards] = {}
+        for model in self.models:
+            self.guards(model)
         self.cache: StaleIfErrorCache[ModelAnswer] = StaleIfErrorCache(
             settings.tsfm_cache_fresh_s, settings.tsfm_cache_stale_s, clock=clock
         )
         self._rng = random.Random()
 
-    async def forecast(self, req: ForecastIn) -> ForecastOut:
-        """A valid band for ``req`` (already validated by `schemas.cross_field_errors`); never raises on upstream."""
+    def guards(self, model: str) -> ModelGuards:
+        """The guards of ``model``, made on first use."""
+        found = self.model_guards.get(model)
+        if found is None:
+            s = self.settings
+            self.metrics.add_model(model)
+            breakers = IdentityBreakers(
+                s.tsfm_breaker_failures,
+                s.tsfm_breaker_reset_s,
+                min_identities=s.tsfm_min_failing_identities,
+                clock=self._clock,
+                on_transition=partial(self.metrics.on_transition, model),
+                on_identity_open=self.metrics.child(self.metrics.identity_breaker_opens, model).inc,
+            )
+            policy = DegradationPolicy(window_s=s.tsfm_degradation_window_s, min_sources=s.tsfm_min_failing_identities)
+            found = self.model_guards[model] = ModelGuards(
+                model, breakers, DegradationMonitor(policy, clock=self._clock)
+            )
+        return found
+
+    async def forecast(self, req: ForecastIn, identity: str = LOCAL_IDENTITY) -> ForecastOut:
+        """A valid band for ``req`` (already validated by `schemas.cross_field_errors`) asked for by ``identity``;
+        never raises on upstream."""
         started = time.perf_counter()
         prepared = prepare_series(
             req.y,
@@ -133,14 +167,16 @@ class Forecaster:
             liquidity_bucket=req.liquidity_bucket,
             max_len=self.settings.tsfm_input_len,
         )
-        mode = self.degradation.mode()
+        model = req.model.name or self.models[0]
+        guards = self.guards(model)
+        mode = guards.degradation.mode()
         if prepared.reason is not None:
             route = self._baseline(req, prepared, prepared.reason)
         elif mode is Mode.BASELINE_ONLY:
             route = self._baseline(req, prepared, "degradation_baseline_only")
         else:
-            route = await self._model_route(req, prepared, mode)
-        return await self._finish(req, prepared, route, mode, started)
+            route = await self._model_route(req, prepared, mode, model, guards, identity)
+        return await self._finish(req, prepared, route, mode, started, guards, identity)
 
     # --- routes -------------------------------------------------------------------------------------------
 
@@ -149,20 +185,30 @@ class Forecaster:
         raw = BASELINES[name](prepared.y, req.horizon_steps, req.quantiles, transform=req.transform.space)
         return _Route("baseline", "baseline", name, raw, "none", "bypass", reason)
 
-    def _cache_key(self, req: ForecastIn, model: str) -> str:
-        # market_id and as_of_ts do not change the forecast: equal inputs share an entry
-        canonical = (model, req.y, req.freq, req.horizon_steps, req.quantiles, req.transform, req.x_past, req.x_future)
-        return request_digest(msgspec.json.encode(canonical))
+    @staticmethod
+    def _cache_key(req: ForecastIn, model: str) -> str:
+        """Digest of the whole request with the model resolved, except what cannot change the model's answer:
+        ``market_id`` and ``as_of_ts`` (labels), ``liquidity_bucket`` (it picks the conformal group, applied after
+        the cache, and ``LOW`` never reaches the model)."""
+        canonical = msgspec.structs.replace(
+            req,
+            market_id="",
+            as_of_ts=None,
+            liquidity_bucket=None,
+            model=msgspec.structs.replace(req.model, name=model),
+        )
+        return request_digest(_CANONICAL.encode(canonical))
 
-    async def _model_route(self, req: ForecastIn, prepared: PreparedSeries, mode: Mode) -> _Route:
-        model = req.model.name or self.models[0]
+    async def _model_route(
+        self, req: ForecastIn, prepared: PreparedSeries, mode: Mode, model: str, guards: ModelGuards, identity: str
+    ) -> _Route:
         key = self._cache_key(req, model)
         hit = self.cache.lookup(key)
         self.metrics.child(self.metrics.cache_lookups, hit.freshness if hit else "miss").inc()
         if hit is not None and hit.freshness == "fresh":
             return _Route("cache_hit", "tollama", model, hit.value.raw, req.transform.space, "fresh", None,
                           list(hit.value.warnings))  # fmt: skip
-        if not self.breaker.allow():
+        if not guards.breakers.allow(identity):
             reason = "circuit_breaker_open"
         else:
             try:
@@ -170,14 +216,14 @@ class Forecaster:
             except Exception as exc:
                 reason = f"tollama_error:{_error_reason(exc)}"
                 log.warning("tollama forecast failed (%s): %s", reason, exc)
-                self.breaker.record_failure()
-                self.degradation.record(False)
+                guards.breakers.record_failure(identity)
+                guards.degradation.record(False, identity)
             except BaseException:
-                self.breaker.record_failure()  # a cancelled probe must not leave the breaker half-open for ever
+                guards.breakers.record_failure(identity)  # a cancelled probe must not leave a breaker half-open
                 raise
             else:
-                self.breaker.record_success()
-                self.degradation.record(True)
+                guards.breakers.record_success(identity)
+                guards.degradation.record(True, identity)
                 self.cache.put(key, answer)
                 self.metrics.cache_entries.set(len(self.cache))
                 return _Route(
@@ -235,7 +281,14 @@ class Forecaster:
     # --- the answer ---------------------------------------------------------------------------------------
 
     async def _finish(
-        self, req: ForecastIn, prepared: PreparedSeries, route: _Route, mode: Mode, started: float
+        self,
+        req: ForecastIn,
+        prepared: PreparedSeries,
+        route: _Route,
+        mode: Mode,
+        started: float,
+        guards: ModelGuards,
+        identity: str,
     ) -> ForecastOut:
         await self.conformal.refresh_if_due()
         self.metrics.conformal_loaded.set(1 if self.conformal.states else 0)
@@ -253,8 +306,7 @@ class Forecaster:
             self.metrics.crossing_fixes.inc(band.crossing_steps)
         if route.fallback_reason is not None:
             self.metrics.child(self.metrics.fallbacks, route.fallback_reason).inc()
-        mode_now = self.degradation.mode()
-        self.metrics.degradation_mode.set(mode_now.level)
+        self.metrics.child(self.metrics.degradation_mode, guards.model).set(guards.degradation.mode().level)
         self.metrics.child(self.metrics.requests, route.outcome, mode.value).inc()
         elapsed = time.perf_counter() - started
         self.metrics.request_seconds.observe(elapsed)
@@ -280,5 +332,9 @@ class Forecaster:
                 conformal_applied=band.conformal_applied,
                 crossing_fixed=band.crossing_steps,
                 warnings=[*route.warnings, *band.warnings],
+                cache_hit=route.cache in ("fresh", "stale"),
+                cache_stale=route.cache == "stale",
+                circuit_breaker_state=guards.breakers.state_for(identity).value,
+                degradation_state=mode.value,
             ),
         )

@@ -42,9 +42,17 @@ class ServiceMetrics:
             registry=r,
         )
         self.upstream_errors = Counter("tsfm_upstream_errors", "tollama errors by reason.", ["reason"], registry=r)
-        self.circuit_state = Gauge("tsfm_circuit_state", "Breaker state: 0 closed, 1 half-open, 2 open.", registry=r)
+        self.circuit_state = Gauge(
+            "tsfm_circuit_state", "A model's shared breaker: 0 closed, 1 half-open, 2 open.", ["model"], registry=r
+        )
         self.circuit_transitions = Counter(
-            "tsfm_circuit_transitions", "Breaker transitions by target state.", ["to"], registry=r
+            "tsfm_circuit_transitions", "Shared breaker transitions by target state.", ["model", "to"], registry=r
+        )
+        self.identity_breaker_opens = Counter(
+            "tsfm_identity_breaker_opens",
+            "An identity's own breaker opened on its consecutive failures (others unaffected).",
+            ["model"],
+            registry=r,
         )
         self.cache_lookups = Counter("tsfm_cache_lookups", "Cache lookups by result.", ["result"], registry=r)
         self.cache_entries = Gauge("tsfm_cache_entries", "Entries in the forecast cache.", registry=r)
@@ -52,14 +60,21 @@ class ServiceMetrics:
             "tsfm_fallbacks", "Answers not from a fresh model call, by reason.", ["reason"], registry=r
         )
         self.crossing_fixes = Counter("tsfm_quantile_crossing_fixes", "Forecast steps re-sorted.", registry=r)
-        self.rate_limited = Counter("tsfm_rate_limited", "Requests answered 429.", registry=r)
+        self.rate_limited = Counter("tsfm_rate_limited", "Forecast requests answered 429.", registry=r)
+        self.read_rate_limited = Counter(
+            "mca_read_rate_limited", "Requests to the other routes answered 429 (per-address limit).", registry=r
+        )
+        self.query_rejected = Counter(
+            "mca_query_rejected", "Requests answered 400 for an unknown or malformed query parameter.", registry=r
+        )
+        self.server_errors = Counter(
+            "mca_server_errors", "Responses with a 5xx status, by status.", ["status"], registry=r
+        )
         self.auth_failures = Counter("tsfm_auth_failures", "Requests answered 401, by reason.", ["reason"], registry=r)
         self.degradation_mode = Gauge(
-            "tsfm_degradation_mode", "Mode: 0 normal, 1 degraded, 2 baseline-only.", registry=r
+            "tsfm_degradation_mode", "A model's mode: 0 normal, 1 degraded, 2 baseline-only.", ["model"], registry=r
         )
         self.conformal_loaded = Gauge("tsfm_conformal_state_loaded", "1 when a conformal state is loaded.", registry=r)
-        for state in BreakerState:
-            self.circuit_transitions.labels(to=state.value)
         for mode in Mode:
             for outcome in ("ok", "cache_hit", "stale", "baseline"):
                 self.requests.labels(outcome=outcome, mode=mode.value)
@@ -73,9 +88,17 @@ class ServiceMetrics:
             found = self._children[key] = metric.labels(*values)
         return found
 
-    def on_transition(self, _: BreakerState, to: BreakerState) -> None:
-        self.circuit_transitions.labels(to=to.value).inc()
-        self.circuit_state.set(to.gauge)
+    def add_model(self, model: str) -> None:
+        """Series of a newly served model, at zero, so dashboards see them before the first transition."""
+        for state in BreakerState:
+            self.circuit_transitions.labels(model=model, to=state.value)
+        self.circuit_state.labels(model=model).set(0)
+        self.degradation_mode.labels(model=model).set(0)
+        self.identity_breaker_opens.labels(model=model)
+
+    def on_transition(self, model: str, _: BreakerState, to: BreakerState) -> None:
+        self.circuit_transitions.labels(model=model, to=to.value).inc()
+        self.circuit_state.labels(model=model).set(to.gauge)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS core.markets (
     spread DOUBLE,
     liquidity_bucket VARCHAR NOT NULL
 );
+-- issue 14: the texts question clarity reads (ALTER, so that warehouses created before gain the columns too)
+ALTER TABLE core.markets ADD COLUMN IF NOT EXISTS description VARCHAR;
+ALTER TABLE core.markets ADD COLUMN IF NOT EXISTS resolution_source VARCHAR;  -- Gamma resolutionSource
 
 -- key market_id: the latest known identity of every market ever seen
 CREATE TABLE IF NOT EXISTS core.market_registry (
@@ -166,6 +169,26 @@ CREATE TABLE IF NOT EXISTS core.features (
     liquidity_bucket VARCHAR,
     spread DOUBLE,
     liquidity_usd DOUBLE
+);
+
+-- key (dt, market_id): the trust score of every market of core.markets for dt, as of the end of dt (docs/trust.md);
+-- low_confidence_reason lists every missing input, comma-separated (null when none); clarity_reasons the question's
+CREATE TABLE IF NOT EXISTS trust.trust_scores (
+    dt DATE NOT NULL,
+    market_id VARCHAR NOT NULL,
+    trust_score DOUBLE NOT NULL,
+    formula_version VARCHAR NOT NULL,
+    low_confidence BOOLEAN NOT NULL,
+    low_confidence_reason VARCHAR,
+    liquidity DOUBLE NOT NULL,
+    stability DOUBLE NOT NULL,
+    clarity DOUBLE NOT NULL,
+    manipulation DOUBLE NOT NULL,  -- suspicion M in [0, 1]: the score uses 1 - M
+    time_to_expiry DOUBLE NOT NULL,
+    track_record DOUBLE NOT NULL,
+    manipulation_signal VARCHAR,
+    weakest_component VARCHAR NOT NULL,
+    clarity_reasons VARCHAR[] NOT NULL
 );
 
 -- key (dt, window, horizon, segment_type, segment); dt = the as-of day of the scoreboard

@@ -11,7 +11,9 @@ from litestar.params import Body
 
 from mca_resources.forecasting.forecaster import Forecaster
 from mca_resources.forecasting.schemas import ForecastIn, ForecastOut, cross_field_errors
-from mca_serving.auth import GuardedPost
+from mca_serving.auth import IDENTITY_KEY, GuardedPost
+from mca_serving.body import StrictJSON, UnsupportedMediaType
+from mca_serving.policy import NO_RATE_LIMIT
 
 ForecastBody = Annotated[
     ForecastIn, Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})
@@ -27,8 +29,11 @@ class ForecastController(Controller):
         status_code=200,
         operation_id="TsfmForecast",
         summary="Quantile forecast of a probability series, always a valid band",
-        raises=[ValidationException, NotAuthorizedException, TooManyRequestsException],
+        dto=StrictJSON[ForecastIn],
+        return_dto=None,
+        raises=[ValidationException, NotAuthorizedException, TooManyRequestsException, UnsupportedMediaType],
         security=[{"BearerToken": []}],
+        opt=NO_RATE_LIMIT,  # the auth guard limits per identity and, before a valid token, per address
     )
     async def forecast(self, data: ForecastBody, request: Request) -> ForecastOut:
         # the request's app state, not a `state: State` parameter: Litestar builds that per request (10 µs here)
@@ -39,4 +44,4 @@ class ForecastController(Controller):
                 detail="Validation failed for POST /tsfm/forecast",
                 extra=[{"message": reason, "key": key, "source": "body"} for key, reason in errors],
             )
-        return await forecaster.forecast(data)
+        return await forecaster.forecast(data, request.scope["state"][IDENTITY_KEY])

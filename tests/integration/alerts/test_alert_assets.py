@@ -18,8 +18,6 @@ from mca_resources.warehouse import ensure_schema, read_frame
 
 DAY = date(2026, 5, 4)
 MIDNIGHT = datetime(2026, 5, 4, tzinfo=UTC)
-TRUST_DDL = """CREATE TABLE trust.trust_scores (dt DATE, market_id VARCHAR, trust_score DOUBLE, formula_version VARCHAR,
-low_confidence BOOLEAN, clarity DOUBLE)"""
 
 
 def insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -70,10 +68,11 @@ def world(db: Path) -> None:
     trust = pl.DataFrame({
         "dt": [DAY - timedelta(days=1)] * 3, "market_id": ["m1", "m2", "m3"], "trust_score": [80.0, 75.0, 90.0],
         "formula_version": "v1", "low_confidence": [False, True, False], "clarity": [0.9, 0.9, 0.9],
+        **dict.fromkeys(("liquidity", "stability", "manipulation", "time_to_expiry", "track_record"), [0.8] * 3),
+        "weakest_component": "liquidity", "clarity_reasons": [[], [], []],
     })  # fmt: skip
     with duckdb.connect(str(db)) as conn:
         ensure_schema(conn)
-        conn.execute(TRUST_DDL)
         insert(conn, "core.live_paths", pl.concat(live))
         insert(conn, "core.market_snapshots", pl.concat(snaps, how="diagonal"))
         insert(conn, "serving.forecast_bands", band_frame)

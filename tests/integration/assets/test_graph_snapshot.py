@@ -50,9 +50,9 @@ def test_every_daily_asset_shares_one_utc_partitioning() -> None:
 
     graph = defs.resolve_asset_graph()
     # the intraday refresh (core/live_paths, serving/forecast_bands) and the intraday alert evaluation after it run
-    # every 5 minutes on the present, not per day; trust/trust_scores is a key of a stage not defined here yet
+    # every 5 minutes on the present, not per day
     intraday = {("core", "live_paths"), ("serving", "forecast_bands"), ("alerts", "alerts_intraday"),
-                ("trust", "trust_scores")}  # fmt: skip
+                ("serving", "snapshot_intraday")}  # fmt: skip
     partitioned = [graph.get(k).partitions_def for k in graph.get_all_asset_keys() if tuple(k.path) not in intraday]
     assert partitioned
     assert all(p is daily_partitions for p in partitioned)

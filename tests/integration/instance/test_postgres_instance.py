@@ -26,9 +26,9 @@ from dagster._core.scheduler.instigation import InstigatorStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from mca_assets.common import WAREHOUSE_POOL
 from mca_assets.definitions import build_definitions
 from mca_assets.jobs import daily_schedule
+from mca_resources.dagster_storage import WAREHOUSE_POOL
 from mca_resources.settings import settings_from_env
 from mca_sensors.sensor import SENSOR_NAME
 from tests.conftest import REPO, RunningSandbox, start_sandbox

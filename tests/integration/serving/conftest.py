@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import duckdb
 import pytest
 from litestar import Litestar
 
+from mca_assets.definitions import build_definitions
+from mca_resources.serving_snapshot import EMPTY_TABLES, publish_snapshot
 from mca_resources.settings import Settings
 from mca_serving.app import create_app
+from mca_serving.auth import _PLACEHOLDERS
 from tests.conftest import RunningSandbox, start_sandbox
+from tests.integration.assets.conftest import busiest_day, settings_for
+from tests.integration.serving.servinglib import token_file
 
 MODELS = "sandbox-quantile,sandbox-crossing,sandbox-missing,sandbox-nan,sandbox-slow,mock"
 
@@ -26,15 +34,29 @@ def tollama_box() -> Iterator[RunningSandbox]:
     box.stop()
 
 
+def random_token() -> str:
+    """A random token the service accepts: one that happens to spell a placeholder word ("test", "token", ...)
+    would refuse start-up."""
+    while True:
+        candidate = secrets.token_urlsafe(32)
+        if not any(word in candidate.lower() for word in _PLACEHOLDERS):
+            return candidate
+
+
 @pytest.fixture
 def token() -> str:
-    return secrets.token_urlsafe(32)
+    return random_token()
 
 
 @pytest.fixture
-def settings(tmp_path: Path, token: str, tollama_box: RunningSandbox) -> Settings:
-    tokens = tmp_path / "tokens"
-    tokens.write_text(f"# identity:token\nalice:{token}\n")
+def bob_token() -> str:
+    """A second identity's token, for what one client's requests must not do to another's."""
+    return random_token()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, token: str, bob_token: str, tollama_box: RunningSandbox) -> Settings:
+    tokens = token_file(tmp_path / "tokens", f"# identity:token\nalice:{token}\nbob:{bob_token}\n")
     tollama_box.faults.set_rules([])
     return Settings(
         data_dir=tmp_path / "data",
@@ -54,3 +76,66 @@ def app_factory(settings: Settings) -> Callable[..., Litestar]:
         return create_app(replace(settings, **overrides))
 
     return factory
+
+
+@dataclass
+class World:
+    """The real daily graph over a short sandbox world (two days), published; ``warehouse`` is its warehouse."""
+
+    settings: Settings
+    dt: date
+    warehouse: Path
+
+    def publish(self, serving_dir: Path | None = None) -> Path:
+        with duckdb.connect(str(self.warehouse)) as conn:
+            return publish_snapshot(conn, serving_dir or self.settings.serving_dir, source="test").path
+
+
+def seed_downstream(warehouse: Path, dt: date) -> None:
+    """Rows for the tables whose stages are built in parallel (trust, alerts, postmortems), with the DESIGN.md §10
+    columns, for some of the graph's own markets, so every field of every endpoint is exercised."""
+    with duckdb.connect(str(warehouse)) as conn:
+        for table, columns in EMPTY_TABLES.items():
+            if table != "core.live_paths":
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        markets = [r[0] for r in conn.execute(
+            "SELECT market_id FROM core.markets WHERE dt = ? ORDER BY volume_usd DESC NULLS LAST, market_id LIMIT 30",
+            [dt],
+        ).fetchall()]  # fmt: skip
+        resolved = [r[0] for r in conn.execute(
+            "SELECT market_id FROM core.resolutions ORDER BY market_id LIMIT 5"
+        ).fetchall()]  # fmt: skip
+        conn.executemany(
+            "INSERT INTO trust.trust_scores VALUES (?, ?, ?, 'v1', ?, ?, ?, ?, ?, ?, ?)",
+            [(dt, m, 10.0 + 3 * i, i % 4 == 0, 0.1 * (i % 10), 0.5, 0.9, 0.0, 0.3, None if i % 3 else 0.7)
+             for i, m in enumerate(markets)],
+        )  # fmt: skip
+        base = datetime.combine(dt, datetime.min.time(), UTC)
+        conn.executemany(
+            "INSERT INTO alerts.alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(f"a{i:03d}", dt, base + timedelta(minutes=7 * (i // 2)), markets[i % len(markets)],
+              ("rule", "check", "drift")[i % 3], ("HIGH", "MED", "FYI")[i % 3], ["band_breach", f"code{i % 4}"],
+              '{"z": 3.1}', f"alert {i}") for i in range(120)],
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO reports.postmortems VALUES (?, ?, ?, ?)",
+            [(dt, m, f"reports/postmortem/{m}_{dt}.md", f"# Postmortem of {m}\n\nResolved.\n") for m in resolved],
+        )
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    sandbox = start_sandbox(markets=200, seed=11)
+    data_dir = tmp_path_factory.mktemp("world")
+    settings = settings_for(sandbox, data_dir)
+    dt = busiest_day(sandbox)
+    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("world_home"))) as instance:
+        job = build_definitions(settings).resolve_job_def("daily_job")
+        for day in (dt - timedelta(days=1), dt):
+            result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False)
+            assert result.success, [e.message for e in result.all_events if e.is_failure]
+    sandbox.stop()
+    world = World(settings, dt, settings.warehouse_path)
+    seed_downstream(world.warehouse, dt)
+    world.publish()
+    return world

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+
+
+def token_file(path: Path, text: str) -> Path:
+    """A token file as an operator keeps it: mode 0600 (the service refuses one that others can read)."""
+    path.touch(mode=0o600)
+    path.write_text(text)
+    return path
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def series(n: int = 64, seed: int = 0) -> list[float]:
@@ -24,6 +37,34 @@ def body(**kw: Any) -> dict[str, Any]:
 async def serve(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app) as client:
         yield client
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def captured_logs() -> Iterator[list[logging.LogRecord]]:
+    """Every record of every logger, at DEBUG, from a handler on the root logger. Enter it after the app has
+    started: Litestar's logging set-up replaces the root logger's handlers (pytest's caplog among them)."""
+    root, handler = logging.getLogger(), _Records()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler.records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def log_text(records: list[logging.LogRecord]) -> str:
+    return "\n".join(r.getMessage() for r in records)
 
 
 def metric(text: str, name: str, **labels: str) -> float:

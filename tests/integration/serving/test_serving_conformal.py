@@ -1,7 +1,8 @@
 """Conformal bands from the service meet their target coverage on held-out sandbox markets.
 
 Calibrate the service's own (pre-conformal) baseline bands on one half of the sandbox's markets, publish the fit as a
-``calib.conformal_state`` row in a real DuckDB warehouse, start a new app on it, and measure the held-out half.
+``calib.conformal_state`` row in a real DuckDB warehouse, publish a serving snapshot of it, start a new app on it,
+and measure the held-out half.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import polars as pl
 import pytest
 
 from mca_core.conformal import SplitConformal, band_scores
+from mca_resources.serving_snapshot import publish_snapshot
 from mca_resources.warehouse import ensure_schema, replace_partition
 from mca_serving.app import create_app
 from tests.conftest import start_sandbox
@@ -87,6 +89,7 @@ async def test_conformal_bands_meet_target_coverage_on_held_out_markets(settings
                "n": state.pooled.n, "source": "pooled", "alpha": ALPHA,
                "state_json": state.to_json().decode()}  # fmt: skip
         replace_partition(conn, "calib.conformal_state", date(2026, 10, 31), pl.DataFrame([row]))
+        publish_snapshot(conn, settings.serving_dir)  # the service reads the state from the published snapshot
 
     conformal_held, y_held, applied = await bands(create_app(settings), token, held_out)
     assert all(applied)

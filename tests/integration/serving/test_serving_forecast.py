@@ -9,11 +9,7 @@ import numpy as np
 import pytest
 
 from mca_sandbox.faults import FaultRule
-from tests.integration.serving.servinglib import body, metric, serve
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.integration.serving.servinglib import auth, body, metric, serve
 
 
 def assert_valid_band(payload: dict[str, Any], quantiles=(0.1, 0.5, 0.9), horizon: int = 6) -> np.ndarray:
@@ -110,14 +106,21 @@ async def test_stale_if_error_serves_the_cached_answer_marked_stale(app_factory,
     assert any("tollama_error:http_5xx" in w for w in stale["meta"]["warnings"])
 
 
-async def test_breaker_opens_half_opens_and_closes_when_tollama_recovers(app_factory, token, tollama_box) -> None:
-    """Failing in a burst: the breaker opens (refusing calls), one probe after the reset timeout closes it."""
+async def test_breaker_opens_half_opens_and_closes_when_tollama_recovers(
+    app_factory, token, bob_token, tollama_box
+) -> None:
+    """Failing for two clients in a burst: the shared breaker opens (refusing calls), one probe after the reset
+    timeout closes it."""
     app = app_factory(tsfm_breaker_failures=3, tsfm_breaker_reset_s=0.3, tsfm_degradation_window_s=0.6)
     tollama_box.faults.set_rules([FaultRule(route="tollama.forecast", status={500: 1.0})])
     async with serve(app) as client:
-        reasons = [(await forecast(client, token, y=body()["y"][i:]))["meta"]["fallback_reason"] for i in range(5)]
+        metas = [(await forecast(client, (token, bob_token)[i % 2], y=body()["y"][i:]))["meta"] for i in range(5)]
+        reasons = [m["fallback_reason"] for m in metas]
         during = (await client.get("/metrics")).text
-        assert (await client.get("/ready")).json()["circuit"] == "open"
+        ready = (await client.get("/ready")).json()
+        assert (ready["circuit"], ready["circuits"]["sandbox-quantile"], ready["circuits"]["mock"]) == (
+            "open", "open", "closed"
+        )  # fmt: skip
         tollama_box.faults.set_rules([])
         meta: dict[str, Any] = {}
         for i in range(200):  # wait for the reset timeout and the quiet window, never asserting on time
@@ -128,14 +131,17 @@ async def test_breaker_opens_half_opens_and_closes_when_tollama_recovers(app_fac
         after = (await client.get("/metrics")).text
     assert reasons[:3] == ["tollama_error:http_5xx"] * 3
     assert set(reasons[3:]) <= {"circuit_breaker_open", "degradation_baseline_only"}
-    assert metric(during, "tsfm_circuit_state") == 2
-    assert metric(during, "tsfm_circuit_transitions_total", to="open") == 1
+    assert metas[3]["circuit_breaker_state"] == "open"
+    model = {"model": "sandbox-quantile"}
+    assert metric(during, "tsfm_circuit_state", **model) == 2
+    assert metric(during, "tsfm_circuit_transitions_total", to="open", **model) == 1
     assert meta["runtime"] == "tollama"
     assert meta["fallback_used"] is False
     assert meta["degradation_mode"] == "normal"
-    assert metric(after, "tsfm_circuit_state") == 0
-    assert metric(after, "tsfm_circuit_transitions_total", to="half_open") >= 1
-    assert metric(after, "tsfm_circuit_transitions_total", to="closed") >= 1
+    assert meta["circuit_breaker_state"] == "closed"
+    assert metric(after, "tsfm_circuit_state", **model) == 0
+    assert metric(after, "tsfm_circuit_transitions_total", to="half_open", **model) >= 1
+    assert metric(after, "tsfm_circuit_transitions_total", to="closed", **model) >= 1
 
 
 async def test_validation_errors_name_the_field(app_factory, token) -> None:
@@ -154,19 +160,23 @@ async def test_validation_errors_name_the_field(app_factory, token) -> None:
             assert response.status_code == 400, (key, response.text)
             extra = response.json()["extra"]
             assert extra[0]["key"] == key, (key, extra)
-        malformed = await client.post("/tsfm/forecast", content=b'{"y": [NaN]}', headers=auth(token))
-        huge = await client.post("/tsfm/forecast", content=b"[" + b"0.5," * 100_000 + b"0.5]", headers=auth(token))
+        json_headers = auth(token) | {"Content-Type": "application/json"}
+        malformed = await client.post("/tsfm/forecast", content=b'{"y": [NaN]}', headers=json_headers)
+        huge = await client.post("/tsfm/forecast", content=b"[" + b"0.5," * 100_000 + b"0.5]", headers=json_headers)
     assert malformed.status_code == 400
     assert huge.status_code == 413
 
 
-async def test_degradation_mode_goes_baseline_only_and_recovers_step_by_step(app_factory, token, tollama_box) -> None:
-    """A failure burst (breaker kept closed) drives the mode to baseline-only; it recovers through degraded."""
+async def test_degradation_mode_goes_baseline_only_and_recovers_step_by_step(
+    app_factory, token, bob_token, tollama_box
+) -> None:
+    """A failure burst for two clients (breakers kept closed) drives the mode to baseline-only; it recovers
+    through degraded. With two clients failing, leaving out the worst still leaves the other's failures."""
     app = app_factory(tsfm_breaker_failures=1000, tsfm_degradation_window_s=2.0)
     tollama_box.faults.set_rules([FaultRule(route="tollama.forecast", status={502: 1.0})])
     async with serve(app) as client:
-        failed = [(await forecast(client, token, y=body()["y"][i:]))["meta"] for i in range(5)]
-        skipped = (await forecast(client, token, y=body()["y"][5:]))["meta"]
+        failed = [(await forecast(client, (token, bob_token)[i % 2], y=body()["y"][i:]))["meta"] for i in range(10)]
+        skipped = (await forecast(client, token, y=body()["y"][10:]))["meta"]
         during = (await client.get("/metrics")).text
         tollama_box.faults.set_rules([])
         modes = []
@@ -178,13 +188,13 @@ async def test_degradation_mode_goes_baseline_only_and_recovers_step_by_step(app
                 break
             await asyncio.sleep(0.05)
         after = (await client.get("/metrics")).text
-    assert [m["fallback_reason"] for m in failed] == ["tollama_error:http_5xx"] * 5
+    assert [m["fallback_reason"] for m in failed] == ["tollama_error:http_5xx"] * 10
     assert skipped["fallback_reason"] == "degradation_baseline_only"
-    assert skipped["degradation_mode"] == "baseline_only"
-    assert metric(during, "tsfm_degradation_mode") == 2
+    assert skipped["degradation_mode"] == skipped["degradation_state"] == "baseline_only"
+    assert metric(during, "tsfm_degradation_mode", model="sandbox-quantile") == 2
     assert modes == ["baseline_only", "degraded", "normal"]
     assert meta["runtime"] == "tollama"
-    assert metric(after, "tsfm_degradation_mode") == 0
+    assert metric(after, "tsfm_degradation_mode", model="sandbox-quantile") == 0
     assert metric(after, "tsfm_forecast_requests_total", outcome="ok", mode="degraded") >= 1
 
 
@@ -197,3 +207,38 @@ async def test_tollama_4xx_is_not_retried(app_factory, token, tollama_box) -> No
     assert meta["fallback_reason"] == "tollama_error:http_4xx"
     assert second["fallback_reason"] == "tollama_error:http_4xx"
     assert metric(metrics, "tsfm_upstream_errors_total", reason="http_4xx") == 2  # one attempt each
+
+
+CACHE_VARIANTS: dict[str, dict[str, Any]] = {
+    "y": {"y": body()["y"][1:]},
+    "freq": {"freq": "1h"},
+    "horizon_steps": {"horizon_steps": 7},
+    "quantiles": {"quantiles": [0.2, 0.5, 0.8]},
+    "x_past": {"x_past": {"volume": [1.0] * 64}},
+    "x_future": {"x_past": {"volume": [1.0] * 64}, "x_future": {"volume": [1.0] * 6}},  # tollama: known in the past too
+    "transform.space": {"transform": {"space": "logit"}},
+    "transform.eps": {"transform": {"space": "none", "eps": 1e-4}},
+    "model.name": {"model": {"name": "mock"}},
+    "model.version": {"model": {"version": "v2"}},
+    "model.params": {"model": {"params": {"temperature": 0.7}}},
+}
+
+
+async def test_cache_key_is_the_whole_request_but_its_labels(app_factory, token) -> None:
+    """Each field that can change the model's answer gives its own entry; market_id, as_of_ts, liquidity_bucket
+    and the order of dict keys do not (docs/serving.md)."""
+    async with serve(app_factory()) as client:
+        first = (await forecast(client, token))["meta"]
+        misses = {name: (await forecast(client, token, **fields))["meta"] for name, fields in CACHE_VARIANTS.items()}
+        relabelled = (await forecast(client, token, market_id="m2", as_of_ts="2026-10-01T00:00:00Z",
+                                     liquidity_bucket="HIGH"))["meta"]  # fmt: skip
+        params = {"model": {"params": {"a": 1.0, "b": True}}}
+        await forecast(client, token, **params)
+        reordered = (await forecast(client, token, model={"params": {"b": True, "a": 1.0}}))["meta"]
+        named_default = (await forecast(client, token, model={"name": "sandbox-quantile"}))["meta"]
+    assert first["cache"] == "miss"
+    assert {name: meta["cache"] for name, meta in misses.items()} == dict.fromkeys(CACHE_VARIANTS, "miss")
+    assert misses["model.version"]["model_version"] == "v2"
+    assert relabelled["cache"] == "fresh"
+    assert reordered["cache"] == "fresh"
+    assert named_default["cache"] == "fresh"  # no name means the default model: the same request

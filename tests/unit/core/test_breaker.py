@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mca_core.breaker import BreakerState, CircuitBreaker
+from mca_core.breaker import BreakerState, CircuitBreaker, IdentityBreakers
 
 
 class Clock:
@@ -85,6 +85,75 @@ def test_bad_configuration_is_refused() -> None:
         CircuitBreaker(0)
     with pytest.raises(ValueError, match="reset_timeout_s"):
         CircuitBreaker(1, -1.0)
+    with pytest.raises(ValueError, match="min_sources"):
+        CircuitBreaker(1, 1.0, min_sources=0)
+
+
+def test_one_source_alone_cannot_open_a_breaker_that_needs_two() -> None:
+    """Threshold 5 over 2 sources: no source counts for more than 3 of the consecutive failures."""
+    breaker = CircuitBreaker(5, 10.0, min_sources=2, clock=Clock())
+    for _ in range(50):
+        breaker.record_failure("alice")
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure("bob")
+    assert breaker.state is BreakerState.CLOSED  # 3 + 1: one blip of bob's is not corroboration enough
+    breaker.record_failure("bob")
+    assert breaker.state is BreakerState.OPEN
+
+
+def test_a_success_clears_the_sources_of_the_failure_run() -> None:
+    breaker = CircuitBreaker(4, 10.0, min_sources=2, clock=Clock())
+    for source in ("alice", "alice", "bob"):
+        breaker.record_failure(source)
+    breaker.record_success()
+    for source in ("alice", "alice", "bob"):
+        breaker.record_failure(source)
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure("bob")
+    assert breaker.state is BreakerState.OPEN
+
+
+def test_would_allow_does_not_take_the_probe() -> None:
+    breaker, clock, _ = make(threshold=1, reset=1.0)
+    breaker.record_failure()
+    assert not breaker.would_allow()
+    clock.now += 1.0
+    assert breaker.would_allow()
+    assert breaker.would_allow()
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.allow()
+    assert not breaker.would_allow()  # the probe is in flight
+
+
+def test_identity_breakers_cut_off_the_failing_identity_alone() -> None:
+    clock = Clock()
+    opened: list[int] = []
+    breakers = IdentityBreakers(3, 10.0, min_identities=2, clock=clock, on_identity_open=lambda: opened.append(1))
+    for _ in range(3):
+        assert breakers.allow("alice")
+        breakers.record_failure("alice")
+    assert not breakers.allow("alice")
+    assert breakers.state_for("alice") is BreakerState.OPEN
+    assert breakers.allow("bob")
+    assert breakers.state_for("bob") is BreakerState.CLOSED
+    assert breakers.shared.state is BreakerState.CLOSED
+    assert opened == [1]
+    breakers.record_failure("bob")  # corroborated: alice's 2 counted + bob's 1
+    assert breakers.shared.state is BreakerState.OPEN
+    assert not breakers.allow("carol")
+    assert breakers.state_for("carol") is BreakerState.OPEN
+
+
+def test_identity_breakers_take_a_probe_only_when_both_admit() -> None:
+    clock = Clock()
+    breakers = IdentityBreakers(1, 10.0, min_identities=1, clock=clock)
+    breakers.record_failure("alice")  # opens alice's own breaker and the shared one
+    clock.now += 10.0
+    assert breakers.allow("bob")  # bob's own is closed: he takes the shared probe
+    assert not breakers.allow("alice")  # the shared probe is in flight; alice's own probe is not wasted
+    breakers.record_success("bob")
+    assert breakers.allow("alice")  # alice's own half-open probe
+    assert breakers.state_for("alice") is BreakerState.HALF_OPEN
 
 
 @given(st.lists(st.sampled_from(["ok", "fail", "tick"]), max_size=200))

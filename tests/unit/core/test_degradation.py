@@ -15,10 +15,10 @@ class Clock:
         return self.now
 
 
-def feed(monitor: DegradationMonitor, outcomes: str) -> Mode:
+def feed(monitor: DegradationMonitor, outcomes: str, source: str = "") -> Mode:
     mode = monitor.mode()
     for c in outcomes:
-        mode = monitor.record(c == "o")
+        mode = monitor.record(c == "o", source)
     return mode
 
 
@@ -68,3 +68,24 @@ def test_baseline_only_exits_when_rate_falls_below_its_exit_threshold() -> None:
 def test_policy_rejects_thresholds_without_a_hysteresis_band() -> None:
     with pytest.raises(ValueError, match="exit_degraded"):
         DegradationPolicy(enter_degraded=0.2, exit_degraded=0.2)
+
+
+def test_one_sources_failures_do_not_move_a_mode_that_needs_two_sources() -> None:
+    monitor = DegradationMonitor(DegradationPolicy(min_samples=5, min_sources=2), clock=Clock())
+    assert feed(monitor, "x" * 40, "alice") is Mode.NORMAL
+    assert feed(monitor, "ooooo", "bob") is Mode.NORMAL
+    assert monitor.failure_rate() == (0.0, 5)  # alice, the worst source, is left out
+    assert feed(monitor, "xxxxx", "carol") is Mode.DEGRADED  # bob and carol: 50 %
+
+
+def test_left_out_counts_follow_the_window() -> None:
+    clock = Clock()
+    monitor = DegradationMonitor(DegradationPolicy(window_s=10, min_samples=2, min_sources=2), clock=clock)
+    feed(monitor, "xxx", "alice")
+    feed(monitor, "xx", "bob")
+    assert monitor.failure_rate() == (1.0, 2)
+    clock.now += 11
+    feed(monitor, "oo", "bob")
+    assert monitor.failure_rate() == (0.0, 0)  # bob is now the only source, and the worst one
+    feed(monitor, "xo", "carol")
+    assert monitor.failure_rate() == (0.0, 2)

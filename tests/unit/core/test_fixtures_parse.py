@@ -108,6 +108,9 @@ def test_katana_closed_market_values() -> None:
     assert m.category is None
     assert m.event_id is None
     assert (m.closed, m.active, m.archived, m.neg_risk, m.accepting_orders) == (True, True, False, False, False)
+    assert m.description is not None
+    assert m.description.startswith('This market will resolve to "Yes" if the Fully Diluted Valuation of Katana')
+    assert m.resolution_source is None  # "" upstream: no named source field
 
 
 def test_katana_clob_winner_matches_gamma_no_token() -> None:

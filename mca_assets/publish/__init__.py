@@ -1,0 +1,1 @@
+"""Publishing: the serving snapshot the HTTP service reads, last in the daily graph."""

@@ -91,11 +91,14 @@ def synthetic_day(n: int, seed: int = 7) -> DayInputs:
         "ts": [datetime(2026, 9, 10, tzinfo=UTC) - timedelta(days=d) for _ in ids for d in days],
         "volume_usd": rng.lognormal(9, 1, n * len(days)), "open_interest_usd": rng.lognormal(8, 1, n * len(days)),
     }, schema_overrides={"ts": UTC_US}).sort("market_id", "ts")  # fmt: skip
+    components = ("liquidity", "stability", "clarity", "manipulation", "time_to_expiry", "track_record")
+    values = rng.uniform(0, 1, (len(components), n * 7))
+    effective = np.where(np.array(components)[:, None] == "manipulation", 1 - values, values)
     trust = pl.DataFrame({
         "dt": [DT - timedelta(days=d) for _ in ids for d in range(7)], "market_id": np.repeat(ids, 7),
         "trust_score": rng.uniform(30, 90, n * 7), "low_confidence": False,
-        **{c: rng.uniform(0, 1, n * 7) for c in ("liquidity", "stability", "clarity", "manipulation",
-                                                 "time_to_expiry", "track_record")},
+        **dict(zip(components, values, strict=True)),
+        "weakest_component": np.array(components)[effective.argmin(axis=0)],
         "clarity_reasons": [["no_time_zone"]] * (n * 7),
     })  # fmt: skip
     alerts = pl.DataFrame({

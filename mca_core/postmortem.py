@@ -31,7 +31,7 @@ from mca_core.postmortem_frames import (
     largest_moves,
     path_spans,
     rows_by,
-    weakest_components,
+    weakest_values,
 )
 from mca_core.postmortem_sections import (
     ScoreRow,
@@ -227,7 +227,7 @@ def _trust(trust: pl.DataFrame | None) -> tuple[dict[str, list[tuple[object, ...
     for column, dtype in (("low_confidence", pl.Boolean), ("clarity_reasons", pl.List(pl.String))):
         if column not in trust.columns:
             trust = trust.with_columns(pl.lit(None, dtype).alias(column))
-    ordered = weakest_components(trust.sort("market_id", "dt", maintain_order=True))
+    ordered = weakest_values(trust.sort("market_id", "dt", maintain_order=True))
     history = rows_by(ordered, ("dt", "trust_score", "low_confidence", "weakest_component", "weakest_value"))
     clarity = None
     if "clarity" in trust.columns:

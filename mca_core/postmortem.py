@@ -31,7 +31,7 @@ from mca_core.postmortem_frames import (
     largest_moves,
     path_spans,
     rows_by,
-    weakest_components,
+    weakest_values,
 )
 from mca_core.postmortem_sections import (
     ScoreRow,
@@ -227,7 +227,7 @@ def _trust(trust: pl.DataFrame | None) -> tuple[dict[str, list[tuple[object, ...
     for column, dtype in (("low_confidence", pl.Boolean), ("clarity_reasons", pl.List(pl.String))):
         if column not in trust.columns:
             trust = trust.with_columns(pl.lit(None, dtype).alias(column))
-    ordered = weakest_components(trust.sort("market_id", "dt", maintain_order=True))
+    ordered = weakest_values(trust.sort("market_id", "dt", maintain_order=True))
     history = rows_by(ordered, ("dt", "trust_score", "low_confidence", "weakest_component", "weakest_value"))
     clarity = None
     if "clarity" in trust.columns:
@@ -237,19 +237,21 @@ def _trust(trust: pl.DataFrame | None) -> tuple[dict[str, list[tuple[object, ...
 
 
 def _prepare(inputs: DayInputs, config: PostmortemConfig, selected: pl.DataFrame) -> _Day:
+    """Every input of the selected markets reshaped in one pass each (`mca_core.postmortem_frames`)."""
     chosen = inputs.resolutions.filter(pl.col("market_id").is_in(selected["market_id"].implode()))
 
     def cohort(frame: pl.DataFrame | None) -> pl.DataFrame | None:
         return None if frame is None else frame.filter(pl.col("market_id").is_in(chosen["market_id"].implode()))
 
     path, snapshots, trust, alerts = (cohort(f) for f in (inputs.path, inputs.snapshots, inputs.trust, inputs.alerts))
-    markets = inputs.markets if inputs.markets is not None else None
+    markets = inputs.markets
     siblings = {}
     if markets is not None:
         with_event = markets.filter(pl.col("event_id").is_not_null()).sort("event_id", "market_id", maintain_order=True)
         siblings = rows_by(with_event, ("market_id", "question", "label", "p_yes"), key="event_id")
     cutoffs: dict[str, dict[str, ScoreRow]] = {}
-    for row in cohort(inputs.cutoffs).iter_rows(named=True):  # type: ignore[union-attr]
+    in_cohort = inputs.cutoffs.filter(pl.col("market_id").is_in(chosen["market_id"].implode()))
+    for row in in_cohort.iter_rows(named=True):
         cutoffs.setdefault(str(row["market_id"]), {})[str(row["horizon"])] = row
     category, calibration = _scoreboard(inputs.scoreboard, config)
     moves: dict[str, list[tuple[object, ...]]] = {}

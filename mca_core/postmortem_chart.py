@@ -40,7 +40,7 @@ X_RANGE = (-768.0, 12.0)
 Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HORIZON_NAMES = ("1m", "1w", "1d", "4h", "1h")
 MAX_REMEMBERED = 1000  # drawn cutoff groups a renderer keeps (5 horizons x 2 artists when cutoffs are exact)
-POOL_FROM = 500  # charts from which `render_svgs` spreads over the cores by default
+POOL_FROM = 2000  # charts from which `render_svgs` spreads over the cores by default
 _GID = "pm-"  # prefix of the ids of the artists a chart sets
 _GROUP = re.compile(r"<g\b|</g>")
 _TAIL_DEFS = "\n <defs>\n"  # the clip paths matplotlib writes after the figure
@@ -232,7 +232,7 @@ def render_svgs(charts: Sequence[PathChart], workers: int | None = None) -> list
 
     Workers are fresh interpreters running `mca_core.postmortem_chart_worker` (a multiprocessing pool would
     re-import the caller's main module, i.e. Dagster, in each), each costing about 1.7 s CPU to start (the
-    matplotlib import), the price of ~200 charts; the default is `default_workers`.
+    matplotlib import), the price of ~400 charts; the default is `default_workers`.
     """
     if workers is None:
         workers = default_workers(len(charts))

@@ -2,7 +2,7 @@
 
 A report reads a few rows of each input per market. Filtering and sorting each input per market cost about 80
 Polars calls per report (14 ms); here every derived table (largest moves with their volume context, the weakest
-trust component per day, the alerts before resolution, the chart coordinates) is computed for all markets at
+trust component's value per day, the alerts before resolution, the chart coordinates) is computed for all markets at
 once and handed out as plain rows grouped by market, which the section formatters only print.
 """
 
@@ -17,9 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-#: components where a high value is bad (the trust score uses 1 - value), for the weakest-component rule
+from mca_core.trust import COMPONENTS
+
+#: components where a high value is bad (the trust score uses 1 - value, `mca_core.trust`)
 INVERTED_COMPONENTS: Final = ("manipulation",)
-TRUST_COMPONENTS: Final = ("liquidity", "stability", "clarity", "manipulation", "time_to_expiry", "track_record")
 MOVE_COLUMNS: Final = ("ts", "p_start", "p", "change", "volume_start", "volume_end", "oi_start", "oi_end")
 _US_PER_HOUR: Final = 3_600_000_000
 
@@ -88,23 +89,13 @@ def largest_moves(path: pl.DataFrame, snapshots: pl.DataFrame | None, window_hou
     return joined.sort(["market_id", size, "ts"], descending=[False, True, False]).select("market_id", *MOVE_COLUMNS)
 
 
-def weakest_components(trust: pl.DataFrame) -> pl.DataFrame:
-    """Trust rows with the component that costs the score most (``weakest_component``, ``weakest_value``): the
-    lowest value, or the highest for inverted components (as ``1 - value``), ties to the first name."""
-    components = [c for c in TRUST_COMPONENTS if c in trust.columns]
-    indexed = trust.with_row_index("_row")
-    if not components:
-        return indexed.with_columns(pl.lit(None, pl.String).alias("weakest_component"),
-                                    pl.lit(None, pl.Float64).alias("weakest_value")).drop("_row")  # fmt: skip
-    value = pl.col("value")
-    weakest = (
-        indexed.select("_row", *(pl.col(c).cast(pl.Float64) for c in components))
-        .unpivot(index="_row", variable_name="weakest_component")
-        .drop_nulls("value")
-        .with_columns(pl.when(pl.col("weakest_component").is_in(INVERTED_COMPONENTS)).then(1.0 - value)
-                      .otherwise(value).alias("weakest_value"))
-        .sort("_row", "weakest_value", "weakest_component")
-        .unique("_row", keep="first")
-        .select("_row", "weakest_component", "weakest_value")
-    )  # fmt: skip
-    return indexed.join(weakest, on="_row", how="left").sort("_row").drop("_row")
+def weakest_values(trust: pl.DataFrame) -> pl.DataFrame:
+    """Trust rows with ``weakest_value``: the trust stage's ``weakest_component`` as it enters the score (``1 - M``
+    for the manipulation suspicion M); null where the stage named none or the table has no such column."""
+    if "weakest_component" not in trust.columns:
+        trust = trust.with_columns(pl.lit(None, pl.String).alias("weakest_component"))
+    weakest = pl.col("weakest_component")
+    values = [pl.when(weakest == c).then(1.0 - pl.col(c) if c in INVERTED_COMPONENTS else pl.col(c)).cast(pl.Float64)
+              for c in COMPONENTS if c in trust.columns]  # fmt: skip
+    value = pl.coalesce(values) if values else pl.lit(None, pl.Float64)
+    return trust.with_columns(value.alias("weakest_value"))

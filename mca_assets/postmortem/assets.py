@@ -2,9 +2,10 @@
 
 The cohort of ``dt`` is the markets that resolved on ``dt``; who gets a report and what it says is
 `mca_core.postmortem`. Files go to ``<MCA_DATA_DIR>/reports/postmortem/<market_id>_<dt>.md`` (and ``.svg``),
-written atomically, replacing the day's files; the table row holds the same markdown. Alerts (a dependency) are
-read from ``alerts.alerts`` and the catch thresholds from the alert config in force; trust is read when
-``trust.trust_scores`` exists (the report says so when it does not), so this stage never fails for its absence.
+written atomically, replacing the day's files; the table row holds the same markdown. Trust and alerts are
+dependencies: ``trust.trust_scores`` (history, clarity, the stage's weakest component) and ``alerts.alerts`` are
+read, and the catch thresholds are the alert config in force. A warehouse without their tables still gets reports
+that say what is missing.
 """
 
 import base64
@@ -23,6 +24,7 @@ from mca_assets.common import daily_asset, partition_dates, warehouse_connection
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.features.assets import FEATURES_KEY
 from mca_assets.postmortem.files import publish_day
+from mca_assets.trust.assets import TRUST_KEY
 from mca_core.postmortem import DayInputs, PostmortemConfig, Report, build_reports, select_markets
 from mca_core.postmortem_catch import CatchThresholds
 from mca_core.postmortem_chart import render_svgs
@@ -124,7 +126,7 @@ def _listing(report_dir: Path, reports: list[Report]) -> dg.MetadataValue:
     group="postmortem",
     description="Markdown postmortems (with a path chart) of the day's confidently wrong and largest resolved "
     "markets: what happened, what the platform saw, what would have caught it.",
-    deps=[SCOREBOARD_KEY, CUTOFFS_KEY, FEATURES_KEY, BANDS_KEY, ALERTS_KEY],
+    deps=[SCOREBOARD_KEY, CUTOFFS_KEY, FEATURES_KEY, BANDS_KEY, TRUST_KEY, ALERTS_KEY],
     owners=["team:research"],
     check_specs=[dg.AssetCheckSpec(ONE_REPORT_PER_SELECTED, asset=POSTMORTEMS_KEY,
                                    description="every selected market of each day written has exactly one report "

@@ -1,5 +1,6 @@
 """The postmortems asset on a materialized sandbox day: one report per selected market, numbers equal to the
-warehouse's, byte-identical re-runs, trust and alerts of the warehouse in the report."""
+warehouse's, byte-identical re-runs, the alerts stage's rows and thresholds, trust read when its table exists and
+named as missing when not."""
 
 from __future__ import annotations
 
@@ -152,56 +153,83 @@ def test_rematerializing_is_byte_identical_and_drops_unselected_reports(graph: G
     assert _files(graph) == before
 
 
-def test_trust_and_alerts_of_the_warehouse_enter_the_report(graph: Graph) -> None:
-    worst = _query(graph, "SELECT market_id, markdown FROM reports.postmortems WHERE dt = ? "
-                   "ORDER BY abs_error DESC NULLS LAST, market_id LIMIT 1", [graph.dt]).row(0, named=True)  # fmt: skip
-    # the graph's own trust stage scored the market on the day (trust and alerts are daily stages now)
-    own = _query(graph, "SELECT trust_score FROM trust.trust_scores WHERE dt = ? AND market_id = ?",
-                 [graph.dt, worst["market_id"]])["trust_score"]  # fmt: skip
-    assert f"| {graph.dt} | {own[0]:.4f} |" in _section(worst["markdown"], "Trust history")
-    resolved = _query(graph, "SELECT resolved_ts FROM core.resolutions WHERE dt = ? AND market_id = ?",
-                      [graph.dt, worst["market_id"]])["resolved_ts"][0]  # fmt: skip
-    alert_ts = (resolved - timedelta(hours=5)).astimezone(UTC).replace(tzinfo=None)
-    day_before = graph.dt - timedelta(days=1)
-    market = worst["market_id"]
-    _write(
+def test_alerts_listed_as_the_warehouse_has_them(graph: Graph) -> None:
+    """The alerts stage is a dependency: every report lists its market's alerts.alerts rows raised before
+    resolution (an independent SQL query), and an added alert appears after a re-run."""
+    rows = _query(graph, "SELECT market_id, markdown FROM reports.postmortems WHERE dt = ?", [graph.dt])
+    expected = _query(
         graph,
-        f"CREATE TABLE trust.saved AS SELECT * FROM trust.trust_scores WHERE market_id = '{market}'",
-        f"DELETE FROM trust.trust_scores WHERE market_id = '{market}'",
-        "INSERT INTO trust.trust_scores BY NAME SELECT * FROM (VALUES "
-        f"('{day_before}'::DATE, '{market}', 41.5, 'v1', false, NULL, 0.9, 0.8, 0.55, 0.2, 1.0, 0.3, NULL, "
-        "'track_record', ['no_time_zone'])) t(dt, market_id, trust_score, formula_version, low_confidence, "
-        "low_confidence_reason, liquidity, stability, clarity, manipulation, time_to_expiry, track_record, "
-        "manipulation_signal, weakest_component, clarity_reasons)",
-        "CREATE TABLE alerts.saved AS SELECT * FROM alerts.alerts",
-        "DELETE FROM alerts.alerts",
-        f"INSERT INTO alerts.alerts VALUES ('a1', '{graph.dt}', '{alert_ts.isoformat()}+00', '{market}', 'rule', "
-        "'HIGH', 'BAND_BREACH', ['BAND_BREACH', 'VOLUME_SPIKE'], '{}', 'price outside band', "
-        f"'{alert_ts.isoformat()}+00', '{alert_ts.isoformat()}+00')",
+        "SELECT a.market_id, a.severity, a.source, round(epoch(r.resolved_ts - a.ts) / 3600, 4) AS lead_h "
+        "FROM alerts.alerts a JOIN core.resolutions r ON r.market_id = a.market_id AND r.dt = ? "
+        "WHERE a.ts < r.resolved_ts ORDER BY a.market_id, a.ts, a.alert_id",
+        [graph.dt],
     )
+    for market_id, markdown in rows.iter_rows():
+        listed = _table(_section(markdown, "Alerts before resolution"))
+        mine = expected.filter(pl.col("market_id") == market_id)
+        assert [(a["severity"], a["source"], float(a["lead_h"])) for a in listed] == list(
+            zip(mine["severity"], mine["source"], mine["lead_h"], strict=True)
+        )
+        if mine.is_empty():
+            assert "No alert fired for this market before resolution." in markdown
+    worst = _worst(graph)
+    alert_ts = (_resolved(graph, worst) - timedelta(hours=5)).astimezone(UTC).replace(tzinfo=None)
+    _write(graph, "INSERT INTO alerts.alerts VALUES ('pm-test', ?, ?::TIMESTAMP || '+00', ?, 'rule', 'HIGH', "
+           "'BAND_BREACH_UP:HIGH', ['BAND_BREACH', 'VOLUME_SPIKE'], '{}', 'price outside band', now(), now())",
+           params=[graph.dt, alert_ts.isoformat(), worst])  # fmt: skip
     try:
         _rematerialize(graph)
-        markdown = _query(graph, "SELECT markdown FROM reports.postmortems WHERE dt = ? AND market_id = ?",
-                          [graph.dt, market])["markdown"][0]  # fmt: skip
-        history = _table(_section(markdown, "Trust history"))
-        assert history == [{"dt": str(day_before), "trust_score": "41.5000", "low_confidence": "no",
-                            "weakest_component": "track_record", "weakest_value": "0.3000"}]  # fmt: skip
-        clarity = _table(_section(markdown, "Question clarity"))
-        assert clarity[0]["clarity"] == "0.5500"
-        assert clarity[0]["reason_codes"] == "no_time_zone"
-        catch = {r["rule"]: r for r in _table(_section(markdown, "What would have caught it"))}
-        assert catch["trust_floor"]["loosest_threshold"] == "41.5000"
-        assert catch["trust_floor"]["fires_at_default"] == "yes"
-        first = datetime.combine(graph.dt, datetime.min.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        assert catch["trust_floor"]["first_at_default"] == first  # the day's score is known at its end
+        listed = _table(_section(_markdown(graph, worst), "Alerts before resolution"))
+        assert ("HIGH", "5.0000", "BAND_BREACH, VOLUME_SPIKE") in [
+            (a["severity"], a["lead_h"], a["reason_codes"]) for a in listed
+        ]
     finally:
-        _write(
-            graph,
-            f"DELETE FROM trust.trust_scores WHERE market_id = '{market}'",
-            "INSERT INTO trust.trust_scores SELECT * FROM trust.saved",
-            "DROP TABLE trust.saved",
-            "DELETE FROM alerts.alerts",
-            "INSERT INTO alerts.alerts SELECT * FROM alerts.saved",
-            "DROP TABLE alerts.saved",
-        )
+        _write(graph, "DELETE FROM alerts.alerts WHERE alert_id = 'pm-test'")
         _rematerialize(graph)
+
+
+def test_catch_thresholds_are_the_alert_configs(graph: Graph) -> None:
+    catch = {r["rule"]: r for r in _table(_section(_markdown(graph, _worst(graph)), "What would have caught it"))}
+    alerts = graph.settings.alert_config()
+    assert float(catch["volume_spike"]["default"]) == alerts.volume_velocity_min
+    assert float(catch["oi_change"]["default"]) == alerts.oi_change_min
+    assert float(catch["trust_floor"]["default"]) == alerts.min_trust_score
+    assert float(catch["clarity_floor"]["default"]) == alerts.min_clarity
+
+
+def test_trust_history_is_the_warehouse_s(graph: Graph) -> None:
+    """Every report's trust history, weakest component and trust floor equal trust.trust_scores (independent SQL:
+    the trust stage's weakest component at its effective value, the lowest score known before resolution)."""
+    rows = _query(graph, "SELECT market_id, markdown FROM reports.postmortems WHERE dt = ?", [graph.dt])
+    trust = _query(
+        graph,
+        "SELECT t.market_id, t.dt, round(t.trust_score, 4) AS trust_score, t.weakest_component, "
+        "round(CASE t.weakest_component WHEN 'manipulation' THEN 1 - t.manipulation WHEN 'liquidity' THEN t.liquidity "
+        "WHEN 'stability' THEN t.stability WHEN 'clarity' THEN t.clarity WHEN 'time_to_expiry' THEN t.time_to_expiry "
+        "ELSE t.track_record END, 4) AS weakest_value, "
+        "(t.dt + INTERVAL 1 DAY)::TIMESTAMPTZ < r.resolved_ts AS known_before "
+        "FROM trust.trust_scores t JOIN core.resolutions r ON r.market_id = t.market_id AND r.dt = ? "
+        "WHERE t.dt <= ? ORDER BY t.market_id, t.dt",
+        [graph.dt, graph.dt],
+    )
+    with_history = 0
+    for market_id, markdown in rows.iter_rows():
+        mine = trust.filter(pl.col("market_id") == market_id)
+        if mine.is_empty():
+            assert "Missing: no trust history for this market." in _section(markdown, "Trust history")
+            continue
+        with_history += 1
+        printed = _table(_section(markdown, "Trust history"))
+        assert [(r["dt"], r["weakest_component"]) for r in printed] == [
+            (str(d), w) for d, w in mine.select("dt", "weakest_component").rows()
+        ]
+        numbers = [float(r[c]) for r in printed for c in ("trust_score", "weakest_value")]
+        assert numbers == pytest.approx([v for r in mine.select("trust_score", "weakest_value").rows() for v in r],
+                                        abs=1e-4)  # fmt: skip
+        catch = {r["rule"]: r for r in _table(_section(markdown, "What would have caught it"))}
+        known = mine.filter("known_before")
+        if known.height:
+            assert float(catch["trust_floor"]["loosest_threshold"]) == pytest.approx(
+                known["trust_score"].min(), abs=1e-4
+            )
+    assert with_history > 0, "the sandbox day's reported markets have no trust history"

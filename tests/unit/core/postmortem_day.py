@@ -85,7 +85,8 @@ def day(with_trust: bool = True) -> DayInputs:
             {"dt": [DT - timedelta(days=d) for d in (3, 2, 1)], "market_id": "w", "trust_score": [72.0, 58.5, 55.0],
              "low_confidence": [False, False, True], "liquidity": [0.8, 0.7, 0.7], "stability": [0.9, 0.6, 0.5],
              "clarity": [0.6, 0.6, 0.6], "manipulation": [0.1, 0.2, 0.9], "time_to_expiry": [1.0, 1.0, 1.0],
-             "track_record": [0.5, 0.5, 0.5], "clarity_reasons": [["no_time_zone", "vague_word"]] * 3}
+             "track_record": [0.5, 0.5, 0.5], "clarity_reasons": [["no_time_zone", "vague_word"]] * 3,
+             "weakest_component": ["track_record", "track_record", "manipulation"]}  # as mca_core.trust names them
         )  # fmt: skip
         alerts = pl.DataFrame(
             {"alert_id": ["a1", "a2"], "dt": [DT, DT], "market_id": "w",

@@ -16,7 +16,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.alerts.inputs import rule_alerts
-from mca_assets.common import WRITER_POOL, daily_asset, partition_dates, warehouse_connection
+from mca_assets.common import WRITER_POOL, daily_asset, every_day, partition_dates, warehouse_connection
 from mca_assets.forecasts.assets import FORECAST_BANDS_KEY
 from mca_assets.live.assets import LIVE_PATHS_KEY
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
@@ -60,7 +60,7 @@ def alerts_metadata(conn: duckdb.DuckDBPyConnection, first: object, last: object
 @daily_asset(
     ALERTS_KEY,
     group="alerts",
-    deps=[FORECAST_BANDS_KEY, SNAPSHOTS_KEY, TRUST_KEY, LIVE_PATHS_KEY],
+    deps=[FORECAST_BANDS_KEY, every_day(SNAPSHOTS_KEY), every_day(TRUST_KEY), LIVE_PATHS_KEY],  # the day before too
     owners=("team:research",),
     description="Rule alerts of the day, every point judged as of its moment; insert-or-ignore on alert_id.",
 )

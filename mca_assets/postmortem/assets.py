@@ -20,7 +20,7 @@ from dagster_duckdb import DuckDBResource
 from mca_assets.alerts.assets import ALERTS_KEY
 from mca_assets.calibration.assets import SCOREBOARD_KEY
 from mca_assets.calibration.intervals import BANDS_KEY
-from mca_assets.common import daily_asset, partition_dates, warehouse_connection, write_days
+from mca_assets.common import daily_asset, every_day, partition_dates, warehouse_connection, write_days
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.features.assets import FEATURES_KEY
 from mca_assets.postmortem.files import publish_day
@@ -126,7 +126,7 @@ def _listing(report_dir: Path, reports: list[Report]) -> dg.MetadataValue:
     group="postmortem",
     description="Markdown postmortems (with a path chart) of the day's confidently wrong and largest resolved "
     "markets: what happened, what the platform saw, what would have caught it.",
-    deps=[SCOREBOARD_KEY, CUTOFFS_KEY, FEATURES_KEY, BANDS_KEY, TRUST_KEY, ALERTS_KEY],
+    deps=[SCOREBOARD_KEY, CUTOFFS_KEY, FEATURES_KEY, BANDS_KEY, every_day(TRUST_KEY), every_day(ALERTS_KEY)],
     owners=["team:research"],
     check_specs=[dg.AssetCheckSpec(ONE_REPORT_PER_SELECTED, asset=POSTMORTEMS_KEY,
                                    description="every selected market of each day written has exactly one report "

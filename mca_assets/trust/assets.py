@@ -16,7 +16,15 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.checklib import non_empty_spec
-from mca_assets.common import daily_asset, partition_dates, preview, warehouse_connection, write_days, written_result
+from mca_assets.common import (
+    daily_asset,
+    every_day,
+    partition_dates,
+    preview,
+    warehouse_connection,
+    write_days,
+    written_result,
+)
 from mca_assets.cutoff.assets import CUTOFFS_KEY
 from mca_assets.normalize.assets import MARKETS_KEY
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
@@ -90,7 +98,7 @@ def _distribution(frame: pl.DataFrame) -> dg.MetadataValue:
     group="trust",
     description="Trust score 0-100 of every market of the day with its six components, its weakest component, the "
     "strongest manipulation signal, clarity reasons and low-confidence reasons.",
-    deps=[MARKETS_KEY, SNAPSHOTS_KEY, CUTOFFS_KEY],
+    deps=[MARKETS_KEY, SNAPSHOTS_KEY, every_day(CUTOFFS_KEY)],  # the segment record: 90 days
     owners=["team:research"],
     check_specs=[non_empty_spec(TRUST_KEY, dg.AssetCheckSeverity.WARN)],
 )

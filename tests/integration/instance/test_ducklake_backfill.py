@@ -42,7 +42,7 @@ DAYS = 8
 PARALLEL = 2  # deploy/dagster.yaml: tag_concurrency_limits dagster/backfill
 DEADLINE_S = 900
 #: every table the daily job writes per day, plus the registry (keyed by market only)
-DAILY_TABLES = [t for t in TABLE_KEYS if t.startswith(("core.", "calib."))]
+DAILY_TABLES = [t for t in TABLE_KEYS if t.startswith(("core.", "calib.")) and "dt" in TABLE_KEYS[t]]
 log = logging.getLogger("test_ducklake_backfill")
 
 

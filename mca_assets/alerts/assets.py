@@ -88,7 +88,7 @@ class AlertsIntradayConfig(dg.Config):
 @dg.asset(
     key=ALERTS_INTRADAY_KEY,
     deps=[FORECAST_BANDS_KEY, LIVE_PATHS_KEY],
-    group_name="alerts",
+    group_name="intraday",
     kinds={"duckdb", "polars"},
     owners=["team:research"],
     pool=WRITER_POOL,

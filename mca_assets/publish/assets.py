@@ -46,7 +46,8 @@ SERVING_SNAPSHOT_INTRADAY_KEY = dg.AssetKey(["serving", "snapshot_intraday"])
 def serving_snapshot(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, storage: StorageResource
 ) -> dg.MaterializeResult:
-    return _publish(context, warehouse, storage, context.partition_key)
+    days = context.partition_key_range  # a single-run backfill covers a range of days
+    return _publish(context, warehouse, storage, days.start if days.start == days.end else f"{days.start}..{days.end}")
 
 
 @dg.asset(

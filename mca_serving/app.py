@@ -25,7 +25,7 @@ from mca_resources.http import HttpUpstream, RetryPolicy
 from mca_resources.settings import Settings, get_settings
 from mca_resources.tollama import TollamaClient
 from mca_serving.auth import AuthGuard, load_token_digests
-from mca_serving.calibration_metrics import CalibrationCollector
+from mca_serving.calibration_metrics import CalibrationCollector, missing_as_none
 from mca_serving.controllers.alerts import AlertsController
 from mca_serving.controllers.calibration import (
     CalibrationQualityController,
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     metrics = ServiceMetrics()
     http_metrics = HttpMetrics(metrics.registry)
     reader = SnapshotReader(settings.serving_dir, on_switch=http_metrics.snapshot_switches.inc)
-    metrics.registry.register(CalibrationCollector(reader.query))  # mca_calibration_* for the alert rules
+    metrics.registry.register(CalibrationCollector(missing_as_none(reader.query)))  # mca_calibration_* for the alerts
     conformal = ConformalStates(reader.query, settings.tsfm_conformal_refresh_s)
     forecaster = Forecaster(settings, None, metrics, conformal)  # raises LicenseError on a forbidden model
     auth = AuthGuard(

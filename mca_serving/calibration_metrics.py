@@ -11,11 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 
+import duckdb
 import polars as pl
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 Query = Callable[[str, Sequence[object] | None], pl.DataFrame | None]
+
+
+def missing_as_none(query: Query) -> Query:
+    """``query`` with a table the snapshot does not hold (``calib.drift`` is not published) read as no samples."""
+
+    def tolerant(sql: str, params: Sequence[object] | None) -> pl.DataFrame | None:
+        try:
+            return query(sql, params)
+        except duckdb.CatalogException:
+            return None
+
+    return tolerant
+
 
 SCOREBOARD_SQL = """
 SELECT dt, "window", horizon, brier, ece, n FROM calib.scoreboard

@@ -70,6 +70,27 @@ def daily_asset(
     )
 
 
+def intraday_asset(
+    key: dg.AssetKey,
+    *,
+    description: str,
+    deps: Sequence[dg.AssetKey],
+    owners: Sequence[str],
+    kinds: Sequence[str] = ("duckdb", "polars"),
+) -> Callable[..., dg.AssetsDefinition]:
+    """The decorator of the ``intraday_refresh`` job's assets: not partitioned (each run is "now"), in the
+    ``intraday`` group the daily CLI selection leaves out, and behind the warehouse pool like every writer."""
+    return dg.asset(
+        key=key,
+        deps=list(deps),
+        group_name="intraday",
+        kinds=set(kinds),
+        owners=list(owners),
+        pool=WRITER_POOL,
+        description=description,
+    )
+
+
 def written_result(
     written: dict[str, int], severity: dg.AssetCheckSeverity, **metadata: object
 ) -> dg.MaterializeResult:

@@ -24,12 +24,13 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.artist import Artist
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+
+if TYPE_CHECKING:  # matplotlib is imported where it draws (mca_core.diagrams says why)
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
 
 WIDTH_IN, HEIGHT_IN = 7.5, 3.4
 PATH_COLOR, CUTOFF_COLOR, OUTCOME_COLOR = "#0072B2", "#E69F00", "#D55E00"
@@ -68,6 +69,8 @@ class PathChartRenderer:
     """
 
     def __init__(self) -> None:
+        from matplotlib.figure import Figure
+
         figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=100)
         figure.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.16)
         axes = figure.add_subplot()
@@ -156,6 +159,8 @@ class PathChartRenderer:
         return "".join(out)
 
     def _save(self) -> str:
+        import matplotlib as mpl
+
         buffer = io.StringIO()
         with mpl.rc_context({"svg.hashsalt": "mca", "svg.fonttype": "none", "path.simplify": True}):
             self._figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -180,6 +185,8 @@ class PathChartRenderer:
 
 def _x_of(artist: Artist) -> float:
     """The x of a cutoff line or label (all the rest of them is the same in every chart)."""
+    from matplotlib.lines import Line2D
+
     if isinstance(artist, Line2D):
         return float(np.asarray(artist.get_xdata())[0])
     return float(artist.get_position()[0])  # type: ignore[attr-defined]

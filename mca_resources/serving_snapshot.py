@@ -7,8 +7,8 @@ then replaces ``current`` (one ``rename``, atomic on POSIX); any failure before 
 was and removes the partial file. Readers hold a shared ``flock`` on the snapshot they have open; pruning deletes a
 superseded snapshot only when it can take the exclusive lock, so no reader ever loses its file.
 
-Tables the graph does not produce yet (trust, alerts, postmortems are built in parallel) are created empty with
-their DESIGN.md §10 columns, so every endpoint answers.
+Stage tables a warehouse does not have yet (one written before those stages existed) are created empty with the
+columns ``schema.sql`` gives them, so every endpoint answers.
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import duckdb
+
+from mca_resources.warehouse import schema_sql
 
 __all__ = [
     "POINTER",
@@ -83,21 +86,21 @@ SNAPSHOT_TABLES: dict[str, str] = {
     "reports.postmortems": "SELECT * FROM reports.postmortems",
 }
 
-#: The columns a table has when the warehouse does not have it yet (DESIGN.md §10; trust components are the
-#: six of mca_core.trust, stored beside the score).
-EMPTY_TABLES: dict[str, str] = {
-    "trust.trust_scores": (
-        "dt DATE, market_id VARCHAR, trust_score DOUBLE, formula_version VARCHAR, low_confidence BOOLEAN, "
-        "liquidity DOUBLE, stability DOUBLE, clarity DOUBLE, manipulation DOUBLE, time_to_expiry DOUBLE, "
-        "track_record DOUBLE"
-    ),
-    "alerts.alerts": (
-        "alert_id VARCHAR, dt DATE, ts TIMESTAMPTZ, market_id VARCHAR, source VARCHAR, severity VARCHAR, "
-        "reason_codes VARCHAR[], evidence VARCHAR, message VARCHAR"
-    ),
-    "reports.postmortems": "dt DATE, market_id VARCHAR, path VARCHAR, markdown VARCHAR",
-    "core.live_paths": "market_id VARCHAR, ts TIMESTAMPTZ, p DOUBLE, source VARCHAR, refreshed_ts TIMESTAMPTZ",
-}
+#: The tables a snapshot creates empty when the warehouse does not have them yet (their stages have not run).
+EMPTY_DEFAULTS = frozenset({"trust.trust_scores", "alerts.alerts", "reports.postmortems", "core.live_paths"})
+
+
+@cache
+def schema_columns() -> dict[str, str]:
+    """table -> its column list as ``schema.sql`` declares it, so an empty default has the stage's own columns."""
+    with duckdb.connect(":memory:") as mem:
+        mem.execute(schema_sql())
+        rows = mem.execute(
+            "SELECT schema_name || '.' || table_name, "
+            "string_agg('\"' || column_name || '\" ' || data_type, ', ' ORDER BY column_index) "
+            "FROM duckdb_columns() GROUP BY 1"
+        ).fetchall()
+    return dict(rows)
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,9 @@ def publish_snapshot(
         for table, select in SNAPSHOT_TABLES.items():  # unqualified names resolve to the warehouse (default)
             if table in existing:
                 conn.execute(f"CREATE TABLE {alias}.{table} AS {select.format(**window.__dict__)}")
-            elif table in EMPTY_TABLES:
+            elif table in EMPTY_DEFAULTS:
                 defaults.append(table)
-                conn.execute(f"CREATE TABLE {alias}.{table} ({EMPTY_TABLES[table]})")
+                conn.execute(f"CREATE TABLE {alias}.{table} ({schema_columns()[table]})")
             else:
                 raise LookupError(f"the warehouse has no {table}: materialize the daily graph first")
             rows[table] = conn.execute(f"SELECT count(*) FROM {alias}.{table}").fetchone()[0]  # type: ignore[index]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.workspace.context import WorkspaceProcessContext
@@ -92,6 +93,25 @@ def run_backfill(
     wall = time.monotonic() - began
     runs = list(instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id})))
     return BackfillOutcome(backfill.status, sorted(runs, key=lambda r: r.create_timestamp), wall)
+
+
+def barrier_waves(asset_graph: BaseAssetGraph, keys: Collection[dg.AssetKey]) -> dict[dg.AssetKey, int]:
+    """The wave of each asset of ``keys`` in a backfill: 0 for the day-local graph, one more behind each dependency
+    on every day (`mca_assets.common.every_day`), which waits for that parent's whole range."""
+    waves: dict[dg.AssetKey, int] = {}
+
+    def wave(key: dg.AssetKey) -> int:
+        if key not in waves:
+            waves[key] = max(
+                (wave(p) + isinstance(asset_graph.get_partition_mapping(key, p), dg.AllPartitionMapping)
+                 for p in asset_graph.get(key).parent_keys if p in keys),
+                default=0,
+            )  # fmt: skip
+        return waves[key]
+
+    for key in keys:
+        wave(key)
+    return waves
 
 
 def overlap_peak(intervals: Sequence[tuple[float, float]]) -> int:

@@ -10,7 +10,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
+from dagster._core.storage.defs_state.base import _current_storage as _current_defs_state_storage
 
 from mca_sandbox.faults import FaultRule, FaultState
 from mca_sandbox.server import Urls, create_app, serve
@@ -123,3 +125,21 @@ def sandbox() -> Iterator[RunningSandbox]:
     box = start_sandbox()
     yield box
     box.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_disposed_defs_state_storage() -> None:
+    """Dagster keeps the entered instance's defs-state storage in a context variable that every ``Definitions``
+    load reads; a tick context closed after its instance (see `sensor_tick`) leaves it naming a disposed instance,
+    and every later load in the session fails ("undefined DagsterInstance weakref"). Start each test without one."""
+    storage = _current_defs_state_storage.get()
+    if storage is not None and storage._instance_weakref is not None and storage._instance_weakref() is None:
+        _current_defs_state_storage.set(None)
+
+
+def sensor_tick(sensor: dg.SensorDefinition, **context: Any) -> dg.SensorResult:
+    """One evaluation of ``sensor``, its context closed at once: a context left open re-enters its instance's
+    defs-state storage, and closing it later (garbage collection) points Dagster's context variable at an instance
+    already disposed, which fails every later ``Definitions`` load in the session."""
+    with dg.build_sensor_context(**context) as built:
+        return sensor.evaluate_tick(built)  # type: ignore[return-value]

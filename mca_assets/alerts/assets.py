@@ -16,7 +16,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mca_assets.alerts.inputs import rule_alerts
-from mca_assets.common import WRITER_POOL, daily_asset, every_day, partition_dates, warehouse_connection
+from mca_assets.common import daily_asset, every_day, intraday_asset, partition_dates, warehouse_connection
 from mca_assets.forecasts.assets import FORECAST_BANDS_KEY
 from mca_assets.live.assets import LIVE_PATHS_KEY
 from mca_assets.snapshots.assets import SNAPSHOTS_KEY
@@ -85,13 +85,10 @@ class AlertsIntradayConfig(dg.Config):
     now: str = ""
 
 
-@dg.asset(
-    key=ALERTS_INTRADAY_KEY,
+@intraday_asset(
+    ALERTS_INTRADAY_KEY,
     deps=[FORECAST_BANDS_KEY, LIVE_PATHS_KEY],
-    group_name="intraday",
-    kinds={"duckdb", "polars"},
     owners=["team:research"],
-    pool=WRITER_POOL,
     description="Rule alerts of the last minutes for the live top-N; run right after each forecast refresh.",
 )
 def alerts_intraday(

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import WRITER_POOL, warehouse_connection
+from mca_assets.common import intraday_asset, warehouse_connection
 from mca_assets.live.assets import LIVE_PATHS_KEY
 from mca_core.series_prep import freq_seconds
 from mca_resources.dagster_resources import TollamaResource
@@ -122,13 +122,10 @@ def _rows(series: pl.DataFrame, answers: list[ForecastOut], as_of: datetime, ste
     )
 
 
-@dg.asset(
-    key=FORECAST_BANDS_KEY,
+@intraday_asset(
+    FORECAST_BANDS_KEY,
     deps=[LIVE_PATHS_KEY],
-    group_name="intraday",
-    kinds={"duckdb", "polars"},
     owners=["team:research"],
-    pool=WRITER_POOL,
     description="q10/q50/q90 bands for the top-N live markets from the service's forecaster (for the alert gates).",
 )
 def forecast_top_markets(

@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from mca_assets.common import WRITER_POOL, Progress, preview, warehouse_connection
+from mca_assets.common import Progress, intraday_asset, preview, warehouse_connection
 from mca_assets.normalize.assets import MARKETS_KEY
 from mca_core.live_paths import LIVE_PATH_SCHEMA, LivePathRules, bar_points, captured_markets
 from mca_resources.clob import ClobClient
@@ -58,13 +58,10 @@ async def _histories(client: ClobClient, tokens: list[str], start: datetime, end
                         orient="row")  # fmt: skip
 
 
-@dg.asset(
-    key=LIVE_PATHS_KEY,
+@intraday_asset(
+    LIVE_PATHS_KEY,
     deps=[MARKETS_KEY],
-    group_name="intraday",
-    kinds={"duckdb", "polars"},
     owners=["team:data"],
-    pool=WRITER_POOL,
     description="The last day's 5-minute path of each top-N live market: capture bars where they cover it, CLOB "
     "price history otherwise.",
 )

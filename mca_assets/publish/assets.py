@@ -12,7 +12,7 @@ from mca_assets.alerts.assets import ALERTS_INTRADAY_KEY, ALERTS_KEY
 from mca_assets.calibration.assets import BINS_KEY, SCOREBOARD_KEY
 from mca_assets.calibration.drift import DRIFT_KEY
 from mca_assets.calibration.intervals import CONFORMAL_STATE_KEY, INTERVAL_METRICS_KEY
-from mca_assets.common import BACKFILL, WRITER_POOL, warehouse_connection
+from mca_assets.common import BACKFILL, WRITER_POOL, intraday_asset, warehouse_connection
 from mca_assets.forecasts.assets import FORECAST_BANDS_KEY
 from mca_assets.history.assets import PRICE_HISTORY_KEY
 from mca_assets.labels.assets import RESOLUTIONS_KEY
@@ -50,13 +50,11 @@ def serving_snapshot(
     return _publish(context, warehouse, storage, days.start if days.start == days.end else f"{days.start}..{days.end}")
 
 
-@dg.asset(
-    key=SERVING_SNAPSHOT_INTRADAY_KEY,
+@intraday_asset(
+    SERVING_SNAPSHOT_INTRADAY_KEY,
     deps=[LIVE_PATHS_KEY, FORECAST_BANDS_KEY, ALERTS_INTRADAY_KEY],
-    group_name="intraday",
-    kinds={"duckdb"},
     owners=["team:platform"],
-    pool=WRITER_POOL,
+    kinds=["duckdb"],
     description="The same snapshot published after each intraday refresh, so the service sees the fresh paths, "
     "bands and alerts within the refresh interval.",
 )

@@ -11,7 +11,8 @@ from mca_serving.errors import client_error_as_json
 from mca_serving.reads import LOOKUP_ERRORS, MarketId, rows_as, snapshot_cursor
 
 
-def _latest(state: State, market_id: str) -> Postmortem:
+def latest_postmortem(state: State, market_id: str) -> Postmortem:
+    """The newest report of ``market_id`` in the snapshot (the API's routes and the dashboard's page); 404 if none."""
     with snapshot_cursor(state.reader) as cur:
         found = rows_as(
             cur, Postmortem,
@@ -29,7 +30,7 @@ class PostmortemController(Controller):
 
     @get("/{market_id:str}", operation_id="Postmortem", sync_to_thread=True, raises=LOOKUP_ERRORS)
     def postmortem(self, state: State, market_id: MarketId) -> Postmortem:
-        return _latest(state, market_id)
+        return latest_postmortem(state, market_id)
 
     @get(
         "/{market_id:str}/markdown",
@@ -41,4 +42,4 @@ class PostmortemController(Controller):
     )
     def markdown(self, state: State, market_id: MarketId) -> str:
         """The same report as markdown (the file under data/reports/postmortem/)."""
-        return _latest(state, market_id).markdown
+        return latest_postmortem(state, market_id).markdown

@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 
-from mca_serving.controllers.postmortems import _latest as latest_postmortem
+from mca_serving.controllers.postmortems import latest_postmortem
 from mca_serving.dashboard.assets import OWN_DIR, Asset, load_assets
 from mca_serving.dashboard.grades import DashboardConfig
 from mca_serving.dashboard.markdown import renderer

@@ -16,6 +16,7 @@ from mca_resources import settings as settings_module
 from mca_resources.settings import Settings
 from mca_resources.warehouse import ensure_schema, read_frame
 from mca_sensors.alerts import alert_delivery, build_alert_sensor
+from tests.conftest import sensor_tick
 from tests.integration.alerts.receiver import receiver
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2026-05-01")
@@ -67,7 +68,7 @@ def test_check_and_run_failures_become_alerts_delivered_once(tmp_path: Path, mon
         cursor: list[str | None] = [None]
 
         def tick() -> list[dg.RunRequest]:
-            result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor[0]))
+            result = sensor_tick(sensor, instance=instance, cursor=cursor[0])
             cursor[0] = result.cursor
             for request in result.run_requests or []:
                 run = alert_delivery.execute_in_process(

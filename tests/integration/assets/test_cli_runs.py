@@ -44,9 +44,13 @@ def cli_env(urls: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:
     }
 
 
-def materialize_cmd(*partition_args: str) -> list[str]:
-    # every daily asset: the intraday group (core/live_paths, serving/forecast_bands) is not partitioned by day
-    select = "not group:intraday"
+#: every daily asset: the intraday group (core/live_paths, serving/forecast_bands) is not partitioned by day
+DAILY = "not group:intraday"
+#: the scoreboard and what it reads (gamma, resolutions, price history, cutoffs)
+SCOREBOARD_LINEAGE = '+key:"calib/scoreboard"'
+
+
+def materialize_cmd(*partition_args: str, select: str = DAILY) -> list[str]:
     return [DAGSTER, "asset", "materialize", "-m", "mca_assets.definitions", "--select", select, *partition_args]
 
 
@@ -61,13 +65,14 @@ def test_a_30_day_backfill_from_the_cli_recovers_the_world_calibration(
     ~98 %). On the calibrated world the debiased ECE's interval holds 0 at every horizon.
 
     The cutoff prices and labels themselves equal the venue's exactly (test_daily_graph), so a miss here is
-    sampling noise, not attenuation by the pipeline."""
+    sampling noise, not attenuation by the pipeline. The backfill selects the scoreboard's lineage: a range run of
+    the whole daily graph is the DuckLake test's serial reference (tests/integration/instance)."""
     sandbox = start_sandbox(markets=2500, seed=5, distortion={c: (alpha, beta) for c in CATEGORIES})
     try:
         env = cli_env(sandbox.urls, tmp_path / "data", tmp_path / "home")
         first, last = date(2026, 9, 1), date(2026, 9, 30)
         out = subprocess.run(
-            materialize_cmd("--partition-range", f"{first}...{last}"),
+            materialize_cmd("--partition-range", f"{first}...{last}", select=SCOREBOARD_LINEAGE),
             cwd=REPO, env=env, capture_output=True, text=True, timeout=1200,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

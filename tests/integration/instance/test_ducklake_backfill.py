@@ -32,7 +32,7 @@ from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from mca_resources.warehouse_target import WarehouseTarget, connect
 from mca_sensors.sensor import SENSOR_NAME
 from mca_serving.warehouse_reader import WarehouseReader
-from tests.backfill_driver import code_location, overlap_peak, run_backfill
+from tests.backfill_driver import barrier_waves, code_location, overlap_peak, run_backfill
 from tests.conftest import REPO, RunningSandbox, start_sandbox
 from tests.integration.assets.conftest import busiest_day
 from tests.pgserver import PgServer, fresh_database
@@ -124,7 +124,7 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
             **upstream_env(sandbox, tmp_path / "data"),
             "MCA_WAREHOUSE": f"ducklake:postgres:{dsn}",
             "MCA_LAKE_DATA_PATH": str(tmp_path / "lake"),
-            "MCA_RT_WINDOW_S": "30",
+            "MCA_RT_WINDOW_S": "75",  # more than twice the sensor interval (30 s)
             "MCA_RT_OVERLAP_S": "5",
             "DAGSTER_HOME": str(home),
             "DAGSTER_PG_HOST": pg.host,
@@ -140,7 +140,8 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
         with dg.DagsterInstance.from_config(str(home)) as instance, code_location(instance) as workspace:
             request = workspace.create_request_context()
             repo = next(iter(request.get_code_location("mca").get_repositories().values()))
-            local_job = build_definitions(Settings()).resolve_job_def("daily_job")
+            local_defs = build_definitions(Settings())
+            local_job = local_defs.resolve_job_def("daily_job")
             selection = sorted(local_job.asset_layer.selected_asset_keys)
             assert len(selection) >= 10
             # the lake's code location: no single-writer pool and one run per day (chosen by MCA_WAREHOUSE alone)
@@ -167,8 +168,10 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
             assert outcome.status == BulkActionStatus.COMPLETED_SUCCESS, (outcome.status, outcome.failed)
             assert outcome.failed == []
             runs = [r.dagster_run for r in outcome.runs]
-            # per day: a run of the day-local graph, then (once every day's is written) one of the windowed assets
-            assert DAYS < len(runs) <= 3 * DAYS
+            # per day: a run of the day-local graph, then one per wave behind an every-day barrier; never two waves
+            waves = barrier_waves(local_defs.resolve_asset_graph(), selection)
+            assert len(runs) >= DAYS * (max(waves.values()) + 1)
+            assert all(len({waves[k] for k in r.asset_selection or ()}) == 1 for r in runs)
             starts = [r.tags["dagster/asset_partition_range_start"] for r in runs]
             assert starts == [r.tags["dagster/asset_partition_range_end"] for r in runs]  # one day per run
             assert set(starts) == {d.isoformat() for d in days}

@@ -19,6 +19,7 @@ from mca_resources.settings import Settings
 from mca_resources.warehouse import ensure_schema
 from mca_sensors.jobs import CONNECTED_TAG, WINDOW_END_TAG, WINDOW_START_TAG, realtime_capture
 from mca_sensors.sensor import CAPTURE_TAG, LEAD_TAG, build_realtime_sensor
+from tests.conftest import sensor_tick
 
 WINDOW_S, OVERLAP_S, INTERVAL_S, PRIOR_S = 600, 60, 30, 30.0
 
@@ -64,11 +65,8 @@ def sensor_for(**overrides: object) -> dg.SensorDefinition:
 def evaluate(
     sensor: dg.SensorDefinition, instance: dg.DagsterInstance, db: Path, cursor: str | None
 ) -> dg.SensorResult:
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"warehouse": DuckDBResource(database=str(db))}
-    )
-    data = sensor.evaluate_tick(context)
-    return data  # type: ignore[return-value]
+    resources = {"warehouse": DuckDBResource(database=str(db))}
+    return sensor_tick(sensor, instance=instance, cursor=cursor, resources=resources)
 
 
 def add_run(

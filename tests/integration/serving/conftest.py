@@ -15,7 +15,7 @@ import pytest
 from litestar import Litestar
 
 from mca_assets.definitions import build_definitions
-from mca_resources.serving_snapshot import EMPTY_TABLES, publish_snapshot
+from mca_resources.serving_snapshot import publish_snapshot
 from mca_resources.settings import Settings
 from mca_serving.app import create_app
 from mca_serving.auth import _PLACEHOLDERS
@@ -92,12 +92,9 @@ class World:
 
 
 def seed_downstream(warehouse: Path, dt: date) -> None:
-    """Rows for the tables whose stages are built in parallel (trust, alerts, postmortems), with the DESIGN.md §10
-    columns, for some of the graph's own markets, so every field of every endpoint is exercised."""
+    """More alerts than a two-day world fires (the feed's paging needs pages), and postmortems when the graph's own
+    stage selected none, for some of the graph's own markets; trust scores are the graph's own."""
     with duckdb.connect(str(warehouse)) as conn:
-        for table, columns in EMPTY_TABLES.items():
-            if table != "core.live_paths":
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         markets = [r[0] for r in conn.execute(
             "SELECT market_id FROM core.markets WHERE dt = ? ORDER BY volume_usd DESC NULLS LAST, market_id LIMIT 30",
             [dt],
@@ -105,22 +102,19 @@ def seed_downstream(warehouse: Path, dt: date) -> None:
         resolved = [r[0] for r in conn.execute(
             "SELECT market_id FROM core.resolutions ORDER BY market_id LIMIT 5"
         ).fetchall()]  # fmt: skip
-        conn.executemany(
-            "INSERT INTO trust.trust_scores VALUES (?, ?, ?, 'v1', ?, ?, ?, ?, ?, ?, ?)",
-            [(dt, m, 10.0 + 3 * i, i % 4 == 0, 0.1 * (i % 10), 0.5, 0.9, 0.0, 0.3, None if i % 3 else 0.7)
-             for i, m in enumerate(markets)],
-        )  # fmt: skip
         base = datetime.combine(dt, datetime.min.time(), UTC)
         conn.executemany(
-            "INSERT INTO alerts.alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(f"a{i:03d}", dt, base + timedelta(minutes=7 * (i // 2)), markets[i % len(markets)],
-              ("rule", "check", "drift")[i % 3], ("HIGH", "MED", "FYI")[i % 3], ["band_breach", f"code{i % 4}"],
-              '{"z": 3.1}', f"alert {i}") for i in range(120)],
+            "INSERT INTO alerts.alerts (alert_id, dt, ts, market_id, source, severity, reason, reason_codes, "
+            "evidence, message, first_seen_ts, last_seen_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(f"seed{i:03d}", dt, ts, markets[i % len(markets)], ("rule", "check", "drift")[i % 3],
+              ("HIGH", "MED", "FYI")[i % 3], "band_breach", ["band_breach", f"code{i % 4}"], '{"z": 3.1}',
+              f"alert {i}", ts, ts)
+             for i in range(120) for ts in [base + timedelta(minutes=7 * (i // 2))]],
         )  # fmt: skip
         if conn.execute("SELECT count(*) FROM reports.postmortems").fetchone()[0]:  # type: ignore[index]
             return  # the graph's own postmortem stage wrote them
         conn.executemany(
-            "INSERT INTO reports.postmortems (dt, market_id, path, markdown) VALUES (?, ?, ?, ?)",
+            "INSERT INTO reports.postmortems (dt, market_id, path, markdown, reason) VALUES (?, ?, ?, ?, 'test')",
             [(dt, m, f"reports/postmortem/{m}_{dt}.md", f"# Postmortem of {m}\n\nResolved.\n") for m in resolved],
         )
 

@@ -134,8 +134,9 @@ async def test_dashboard_in_headless_chromium(service: str, own_world: OwnWorld,
             assert ids == [r["alert_id"] for r in newest]
             with duckdb.connect(str(own_world.warehouse)) as conn:
                 conn.execute(
-                    "INSERT INTO alerts.alerts SELECT 'zz-new', dt, ts + INTERVAL 1 MINUTE, market_id, 'rule', 'HIGH', "
-                    "['band_breach'], '{}', 'arrived while watching' FROM alerts.alerts ORDER BY ts DESC LIMIT 1"
+                    "INSERT INTO alerts.alerts SELECT * REPLACE ('zz-new' AS alert_id, ts + INTERVAL 1 MINUTE AS ts, "
+                    "'HIGH' AS severity, 'arrived while watching' AS message) FROM alerts.alerts ORDER BY ts DESC "
+                    "LIMIT 1"
                 )
                 publish_snapshot(conn, tmp_path / "data" / "serving", source="test")
             first = await page.wait_for(

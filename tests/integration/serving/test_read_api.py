@@ -1,6 +1,6 @@
 """Every read endpoint, in-process, against a snapshot the real daily graph built from the sandbox (two days of a
-200-market world; trust, alerts and postmortems seeded until their stages land). Each answer is compared with a
-plain-Python reading of the warehouse itself."""
+200-market world; trust and postmortems are the graph's own, alerts topped up so the feed has pages). Each answer is
+compared with a plain-Python reading of the warehouse itself."""
 
 from __future__ import annotations
 
@@ -98,7 +98,12 @@ async def test_markets_search_filters_and_pages(read_app, world) -> None:
     word = next(w for r in registry for w in (r["question"] or "").split() if len(w) > 5)
     matching = {r["market_id"] for r in registry if word.lower() in (r["question"] or "").lower()}
     trusted = {
-        r["market_id"] for r in warehouse_rows(world, "SELECT * FROM trust.trust_scores WHERE trust_score >= 40")
+        r["market_id"]
+        for r in warehouse_rows(
+            world,
+            "SELECT * FROM trust.trust_scores WHERE trust_score >= 40 "
+            "AND dt = (SELECT max(dt) FROM trust.trust_scores)",
+        )
     }
     async with serve(read_app) as client:
         everything = (await client.get("/markets", params={"limit": 500})).json()

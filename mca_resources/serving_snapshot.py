@@ -63,6 +63,7 @@ SNAPSHOT_TABLES: dict[str, str] = {
     "calib.interval_metrics": (
         "SELECT * FROM calib.interval_metrics WHERE dt = (SELECT max(dt) FROM calib.interval_metrics)"
     ),
+    "calib.drift": "SELECT * FROM calib.drift WHERE dt = (SELECT max(dt) FROM calib.drift)",
     "calib.conformal_state": ("SELECT * FROM calib.conformal_state QUALIFY dt = max(dt) OVER (PARTITION BY method)"),
     "serving.forecast_bands": (
         "SELECT * FROM serving.forecast_bands WHERE as_of_ts = (SELECT max(as_of_ts) FROM serving.forecast_bands)"

@@ -20,7 +20,8 @@ Query = Callable[[str, Sequence[object] | None], pl.DataFrame | None]
 
 
 def missing_as_none(query: Query) -> Query:
-    """``query`` with a table the snapshot does not hold (``calib.drift`` is not published) read as no samples."""
+    """``query`` with a table the snapshot does not hold (one published before ``calib.drift`` was) read as no
+    samples."""
 
     def tolerant(sql: str, params: Sequence[object] | None) -> pl.DataFrame | None:
         try:

@@ -46,8 +46,9 @@ def cli_env(urls: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:
 
 #: every daily asset: the intraday group (core/live_paths, serving/forecast_bands) is not partitioned by day
 DAILY = "not group:intraday"
-#: the scoreboard and what it reads (gamma, resolutions, price history, cutoffs)
-SCOREBOARD_LINEAGE = '+key:"calib/scoreboard"'
+#: the scoreboard and what it reads (gamma, resolutions, price history, cutoffs); the reliability bins are written
+#: by the same multi-asset, which is selected whole
+SCOREBOARD_LINEAGE = '+key:"calib/scoreboard" or key:"calib/reliability_bins"'
 
 
 def materialize_cmd(*partition_args: str, select: str = DAILY) -> list[str]:

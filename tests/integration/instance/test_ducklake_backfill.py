@@ -4,8 +4,8 @@ catalog is PostgreSQL too, and the lake's tables equal a serial run's on the emb
 Everything is real: the PostgreSQL server (tests/pgserver.py), deploy/dagster.yaml unmodified, a gRPC code server
 and one run worker process per run (the default run launcher), all loading the code location with the lake's
 ``MCA_*`` environment; the backfill and the run queue advance through the daemons' own iterations (called here
-instead of waiting out the backfill daemon's fixed 30 s sleep). The service's reader queries the lake while the
-runs write, and the instance then runs a schedule tick and a sensor tick.
+instead of waiting out the backfill daemon's fixed 30 s sleep). The service's snapshot reader follows the snapshots
+the runs publish while they write, and the instance then runs a schedule tick and a sensor tick.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from mca_resources.settings import Settings
 from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from mca_resources.warehouse_target import WarehouseTarget, connect
 from mca_sensors.sensor import SENSOR_NAME
-from mca_serving.warehouse_reader import WarehouseReader
+from mca_serving.snapshot_reader import SnapshotReader
 from tests.backfill_driver import barrier_waves, code_location, overlap_peak, run_backfill
 from tests.conftest import REPO, RunningSandbox, start_sandbox
 from tests.integration.assets.conftest import busiest_day
@@ -150,17 +150,18 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
                 assert node.backfill_policy is not None
                 assert node.backfill_policy.max_partitions_per_run == 1, key
 
-            reader = WarehouseReader(lake)
+            opened: list[None] = []  # one per snapshot the reader moved to
+            reader = SnapshotReader(tmp_path / "data" / "serving", on_switch=lambda: opened.append(None))
             reads = {"ok": 0, "torn": 0}
 
             def read_while_writing() -> None:
-                """The service reads while runs write: every day it sees is either absent or whole (one commit)."""
+                """The service reads its published snapshots while runs write: each read is of one whole day."""
                 seen = reader.query(
-                    "SELECT dt, count(*) AS n, count(DISTINCT market_id) AS k FROM core.markets GROUP BY dt"
+                    "SELECT count(*) AS n, count(DISTINCT market_id) AS k, count(DISTINCT dt) AS days FROM core.markets"
                 )
                 if seen is not None:
                     reads["ok"] += 1
-                    reads["torn"] += seen.filter(seen["n"] != seen["k"]).height
+                    reads["torn"] += seen.filter((seen["n"] != seen["k"]) | (seen["days"] != 1)).height
 
             outcome = run_backfill(
                 workspace, selection, [d.isoformat() for d in days], "ducklake8", read_while_writing, DEADLINE_S
@@ -178,8 +179,10 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
             spans = [(r.start_time, r.end_time) for r in outcome.runs if r.start_time and r.end_time]
             assert len(spans) == len(runs)
             assert overlap_peak(spans) == PARALLEL  # days really were written at once, never more than the limit
+            reader.close()
             assert reads["ok"] > 0
             assert reads["torn"] == 0
+            assert len(opened) >= 2  # it moved to newer snapshots while the runs went on, without a restart
 
             # --- the lake's tables equal the serial single-file run's, row for row -------------------------------
             assert table_hashes(lake, days) == serial_hashes

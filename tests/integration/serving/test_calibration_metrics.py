@@ -1,4 +1,5 @@
-"""The calibration gauges the alert rules read: latest day only, headline segment only, nothing when unreadable."""
+"""The calibration gauges the alert rules read, from a published snapshot through the service's own reader: latest
+day only, headline segment only, nothing before the first snapshot."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mca_resources.serving_snapshot import publish_snapshot
 from mca_resources.warehouse import ensure_schema
-from mca_resources.warehouse_target import WarehouseTarget
-from mca_serving.calibration_metrics import CalibrationCollector
-from mca_serving.warehouse_reader import WarehouseReader
+from mca_serving.calibration_metrics import CalibrationCollector, missing_as_none
+from mca_serving.snapshot_reader import SnapshotReader
 
 
-def scrape(path: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+def scrape(serving_dir: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """One scrape of the gauges as `mca_serving.app` registers them."""
+    reader = SnapshotReader(serving_dir)
     registry = CollectorRegistry()
-    registry.register(CalibrationCollector(WarehouseReader(WarehouseTarget("duckdb", str(path))).query))
+    registry.register(CalibrationCollector(missing_as_none(reader.query)))
     out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(generate_latest(registry).decode()):
         for sample in family.samples:
@@ -51,7 +54,8 @@ def test_gauges_hold_the_latest_days_headline_rows(tmp_path: Path) -> None:
             "INSERT INTO calib.drift VALUES ('2026-09-02', '1d', 'swing', 40, 0.2, 0.15, true),"
             "('2026-09-02', '1d', 'psi', 40, 0.1, 0.25, false), ('2026-09-01', '1d', 'psi', 40, 0.9, 0.25, true)"
         )
-    got = scrape(path)
+        publish_snapshot(conn, tmp_path / "serving", source="test")
+    got = scrape(tmp_path / "serving")
 
     latest = scores[(scores["dt"] == scores["dt"].max()) & (scores["segment_type"] == "all")]
     expected_brier = {(("horizon", r.horizon), ("window", r.window)): r.brier for r in latest.itertuples()}
@@ -68,7 +72,7 @@ def test_gauges_hold_the_latest_days_headline_rows(tmp_path: Path) -> None:
     assert got["mca_calibration_day_end_timestamp_seconds"] == {(): end_of_day}
 
 
-def test_no_warehouse_gives_no_samples(tmp_path: Path) -> None:
-    got = scrape(tmp_path / "missing.duckdb")
+def test_no_snapshot_gives_no_samples(tmp_path: Path) -> None:
+    got = scrape(tmp_path / "serving")
     assert "mca_calibration_brier" not in got
     assert "mca_drift_fired" not in got

@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/mca demo
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 lint: setup
 	$(BIN)/ruff check .

@@ -73,12 +73,14 @@ def test_top_markets_get_exact_paths_and_fresh_bands(live_venue) -> None:  # typ
     with httpx.Client() as client:
         for market_id in top[:8]:
             got = paths.filter(market_id=market_id).sort("t")
+            # the truth over the path's own span: the live venue's clock moves in steps (its view is rebuilt at
+            # intervals), so by now it may know a point the refresh could not see yet
             truth = client.get(
                 f"{box.base}/_truth/markets/{market_id}",
-                params={"paths": 1, "fidelity": 5, "start": got["r"][0] - 86_400, "end": got["r"][0] + 1},
+                params={"paths": 1, "fidelity": 5, "start": got["r"][0] - 86_400, "end": got["t"][-1] + 1},
             ).json()["paths"]
             assert list(zip(got["t"], got["p"], strict=True)) == list(zip(truth["t"], truth["p_market"], strict=True))
-            assert now - got["t"][-1] <= 5 * 60 + 60  # the path reaches the venue's present
+            assert now - got["t"][-1] <= 2 * 5 * 60 + 60  # the path reaches the venue's present, a step at most behind
     assert bands.height >= 0.95 * TOP_N
     assert (bands["as_of_ts"] - bands["last_ts"]).max() <= timedelta(minutes=5, seconds=60)  # type: ignore[operator]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

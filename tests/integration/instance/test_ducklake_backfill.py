@@ -25,8 +25,10 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster._daemon.sensor import execute_sensor_iteration
 from dagster._scheduler.scheduler import launch_scheduled_runs
 
+from mca_assets.alerts.assets import ALERTS_KEY
 from mca_assets.definitions import build_definitions
 from mca_assets.jobs import daily_schedule
+from mca_assets.postmortem.assets import POSTMORTEMS_KEY
 from mca_resources.settings import Settings
 from mca_resources.warehouse import TABLE_KEYS, partition_hash
 from mca_resources.warehouse_target import WarehouseTarget, connect
@@ -142,7 +144,9 @@ def test_backfill_on_ducklake_runs_days_in_parallel_and_equals_the_serial_file(
             repo = next(iter(request.get_code_location("mca").get_repositories().values()))
             local_defs = build_definitions(Settings())
             local_job = local_defs.resolve_job_def("daily_job")
-            selection = sorted(local_job.asset_layer.selected_asset_keys)
+            # the daily job but the alert and postmortem stages: what the tables compared below and the published
+            # snapshot need (two fewer barrier waves, 24 runs instead of 40); the serial reference runs them all
+            selection = sorted(local_job.asset_layer.selected_asset_keys - {ALERTS_KEY, POSTMORTEMS_KEY})
             assert len(selection) >= 10
             # the lake's code location: no single-writer pool and one run per day (chosen by MCA_WAREHOUSE alone)
             for key in selection:

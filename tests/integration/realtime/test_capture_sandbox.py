@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,7 +122,7 @@ def test_duplicated_and_reordered_frames_are_deduped_ordered_and_bars_equal_the_
 def test_forced_disconnects_reconnect_record_gaps_and_keep_bars_exact(
     sandbox_factory: Callable[..., RunningSandbox], tmp_path: Path
 ) -> None:
-    box = sandbox_factory(rules=[FaultRule(route="ws.market", disconnect_after=2000)], speed=150)
+    box = sandbox_factory(rules=[FaultRule(route="ws.market", disconnect_after=800)], speed=150)
     assets = live_assets(box, 4)
     spool, db = tmp_path / "run-b.jsonl", tmp_path / "wh.duckdb"
     summary = capture(box, assets, 4.0, spool)
@@ -135,10 +135,15 @@ def test_forced_disconnects_reconnect_record_gaps_and_keep_bars_exact(
     spans = run["covered"]  # one per connection, in order, none overlapping the next
     assert len(spans) == run["reconnects"] + 1
     assert all(a["end"] < b["start"] for a, b in itertools.pairwise(spans))
-    assert 1 <= run["gaps"] == len(gaps) <= run["reconnects"]  # the holes between them inside the window
+    kinds = Counter(g["kind"] for g in gaps)
+    assert 1 <= run["gaps"] == len(gaps)
+    assert kinds["reconnect"] <= run["reconnects"]  # the holes between connections inside the window
+    # a loaded machine may connect after the window opened, and the window may end while reconnecting
+    assert set(kinds) <= {"reconnect", "late_start", "early_stop"}
+    assert kinds["late_start"] <= 1
+    assert kinds["early_stop"] <= 1
     for gap in gaps:
         assert datetime.fromisoformat(gap["start"]) <= datetime.fromisoformat(gap["end"])
-        assert gap["kind"] in ("reconnect", "early_stop")  # the window may end while reconnecting
     assert run["gap_seconds"] == pytest.approx(sum(g["seconds"] for g in gaps))
     window = (run["window_end"] - run["window_start"]).total_seconds()
     assert run["gap_share"] == pytest.approx(sum(g["seconds"] for g in gaps if g["kind"] == "reconnect") / window)

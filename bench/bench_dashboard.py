@@ -19,38 +19,14 @@ import statistics
 import sys
 import tempfile
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
-import dagster as dg
-
-from mca_assets.definitions import build_definitions
 from mca_serving.app import create_app
 from tests.chromium import open_page, running_chromium
-from tests.conftest import start_sandbox
-from tests.integration.assets.conftest import busiest_day, settings_for
-from tests.integration.serving.conftest import World, seed_downstream
+from tests.integration.serving.conftest import graph_world
 from tests.integration.serving.dashboardlib import live_server
 
 NAVIGATION = "JSON.stringify(performance.getEntriesByType('navigation')[0].toJSON())"
-
-
-def build_world(root: Path) -> World:
-    sandbox = start_sandbox(markets=200, seed=11)
-    settings = settings_for(sandbox, root / "data")
-    dt = busiest_day(sandbox)
-    home = root / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        job = build_definitions(settings).resolve_job_def("daily_job")
-        for day in (dt - timedelta(days=1), dt):
-            result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False)
-            assert result.success, [e.message for e in result.all_events if e.is_failure]
-    sandbox.stop()
-    world = World(settings, dt, settings.warehouse_path)
-    seed_downstream(world.warehouse, dt)
-    world.publish()
-    return world
 
 
 async def one_load(devtools: str, url: str, ready: str | None) -> tuple[float, float, int, list[str]]:
@@ -96,7 +72,7 @@ def main() -> None:
     loads = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     with tempfile.TemporaryDirectory(prefix="mca-bench-dashboard-") as tmp:
         print("building the world (daily graph over the sandbox, two days) ...", flush=True)
-        world = build_world(Path(tmp))
+        world = graph_world(Path(tmp))
         settings = replace(world.settings, read_rate_per_min=1e6, read_rate_burst=10_000)
         with live_server(create_app(settings), settings) as base, running_chromium() as devtools:
             asyncio.run(run(devtools, base, loads))

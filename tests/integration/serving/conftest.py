@@ -119,13 +119,15 @@ def seed_downstream(warehouse: Path, dt: date) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def graph_world(root: Path) -> World:
+    """Two days of a 200-market sandbox world through the real daily graph under ``root``, topped up and published
+    (the read tests' world and bench_dashboard's)."""
     sandbox = start_sandbox(markets=200, seed=11)
-    data_dir = tmp_path_factory.mktemp("world")
-    settings = settings_for(sandbox, data_dir)
+    settings = settings_for(sandbox, root / "data")
     dt = busiest_day(sandbox)
-    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("world_home"))) as instance:
+    home = root / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
         job = build_definitions(settings).resolve_job_def("daily_job")
         for day in (dt - timedelta(days=1), dt):
             result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False)
@@ -135,3 +137,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     seed_downstream(world.warehouse, dt)
     world.publish()
     return world
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return graph_world(tmp_path_factory.mktemp("world"))
